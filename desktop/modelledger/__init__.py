@@ -1,0 +1,3 @@
+"""ModelLedger: model lifecycle management with a verifiable audit timeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,41 @@
+"""Reading and verifying the audit log."""
+
+from __future__ import annotations
+
+from modelledger.core.audit_chain import ChainReport, verify_chain
+from modelledger.core.domain import AuditEvent
+from modelledger.storage import audit_log
+from modelledger.storage.database import Database
+
+
+class AuditService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def verify(self) -> ChainReport:
+        """Walk the whole chain and name the first broken event, if any."""
+        return self._db.read(lambda conn: verify_chain(audit_log.iter_events(conn)))
+
+    def list_events(
+        self,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        action_prefix: str | None = None,
+        limit: int = 100,
+        before_seq: int | None = None,
+    ) -> list[AuditEvent]:
+        return self._db.read(
+            lambda conn: audit_log.list_events(
+                conn,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                action_prefix=action_prefix,
+                limit=limit,
+                before_seq=before_seq,
+            )
+        )
+
+    def head_seq(self) -> int:
+        """Number of the newest event; changes whenever anyone changes the workspace."""
+        return self._db.read(audit_log.head_seq)

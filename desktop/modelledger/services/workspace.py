@@ -1,0 +1,62 @@
+"""A workspace: one database, its artifact store, and the services over them."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from pathlib import Path
+
+from modelledger.core.domain import Actor
+from modelledger.services.audit import AuditService
+from modelledger.services.events import ChangeBus
+from modelledger.services.registry import RegistryService
+from modelledger.storage.artifacts import ArtifactStore
+from modelledger.storage.database import Database
+
+
+def default_user() -> str:
+    return os.environ.get("MODELLEDGER_USER") or getpass.getuser()
+
+
+def default_artifact_root(database: Database) -> Path:
+    """``<db file>.artifacts`` beside a SQLite file; for a server database, a folder that the
+    team shares, given by MODELLEDGER_ARTIFACTS or else the user's data folder."""
+    if database.sqlite_path is not None:
+        return database.sqlite_path.with_name(database.sqlite_path.name + ".artifacts")
+    configured = os.environ.get("MODELLEDGER_ARTIFACTS")
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("ModelLedger", appauthor=False) / "server-artifacts"
+
+
+class Workspace:
+    def __init__(
+        self, database: Database, *, user: str | None = None, artifact_root: Path | None = None
+    ) -> None:
+        self.database = database
+        self.actor = Actor(user or default_user(), socket.gethostname())
+        self.artifacts = ArtifactStore(artifact_root or default_artifact_root(database))
+        self.changes = ChangeBus()
+        self.registry = RegistryService(database, self.artifacts, self.actor, self.changes)
+        self.audit = AuditService(database)
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        user: str | None = None,
+        artifact_root: Path | None = None,
+    ) -> Workspace:
+        return cls(Database.open(target, create=create), user=user, artifact_root=artifact_root)
+
+    def as_user(self, user: str) -> Workspace:
+        """The same workspace acting as another user (shares the database connection pool)."""
+        return Workspace(self.database, user=user, artifact_root=self.artifacts.root)
+
+    def close(self) -> None:
+        self.database.close()

@@ -1,0 +1,51 @@
+"""Schema revisions this version of ModelLedger knows, and upgrading to the newest.
+
+The revision check runs on every open without importing Alembic (start-up time); Alembic is
+imported only when a workspace actually needs creating or upgrading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelledger.core.errors import NewerSchemaError
+
+if TYPE_CHECKING:
+    from modelledger.storage.database import Database
+
+# Oldest first; a test checks this list against the migration scripts.
+KNOWN_REVISIONS = ("0001_initial",)
+HEAD_REVISION = KNOWN_REVISIONS[-1]
+MIGRATIONS_FOLDER = Path(__file__).with_name("migrations")
+
+
+def check_known_revision(revision: str | None, where: str) -> None:
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        from modelledger import __version__
+
+        raise NewerSchemaError(
+            f"{where} was written by a newer version of ModelLedger (schema '{revision}'; this "
+            f"is ModelLedger {__version__}, which knows up to '{HEAD_REVISION}'). Install the "
+            "newer ModelLedger to open it. The file has not been changed."
+        )
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
+    return config
+
+
+def upgrade_to_head(database: Database) -> None:
+    from alembic import command
+
+    config = alembic_config()
+
+    def run_migrations(conn):
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+    database.write(run_migrations)

@@ -1,0 +1,201 @@
+"""The database schema as SQLAlchemy Core tables.
+
+The Alembic migrations create exactly this schema (a test compares the two). JSON values are
+stored as canonical JSON text so that the same bytes are read back on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+STAGES = ("development", "staging", "production", "archived")
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+workspace_settings = Table(
+    "workspace_settings",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("value_json", Text, nullable=False),
+    Column("updated_by", String(120), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("owner", String(120), nullable=False),
+    Column("purpose", Text, nullable=False, server_default=""),
+    Column("intended_use", Text, nullable=False, server_default=""),
+    Column("risk_tier", String(20), nullable=False),
+    Column("tags_json", Text, nullable=False, server_default="[]"),
+    Column("status", String(20), nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("row_version", Integer, nullable=False, server_default="1"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("format", String(20), nullable=False),
+    Column("original_filename", String(400), nullable=False),
+    Column("stored_by", String(120), nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
+
+artifact_trust = Table(
+    "artifact_trust",
+    metadata,
+    Column("sha256", String(64), ForeignKey("artifacts.sha256"), primary_key=True),
+    Column("trusted_by", String(120), nullable=False),
+    Column("trusted_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("artifact_sha256", String(64), ForeignKey("artifacts.sha256"), nullable=True),
+    Column("framework", String(120), nullable=False, server_default=""),
+    Column("estimator_class", String(300), nullable=False, server_default=""),
+    Column("parameters_json", Text, nullable=False, server_default="{}"),
+    Column("metrics_json", Text, nullable=False, server_default="{}"),
+    Column("training_data_json", Text, nullable=False, server_default="{}"),
+    Column("feature_schema_json", Text, nullable=False, server_default="[]"),
+    Column("environment_json", Text, nullable=False, server_default="{}"),
+    Column("parent_version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("row_version", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("model_id", "version_number", name="uq_model_versions_model_number"),
+    CheckConstraint(
+        "stage IN ('development', 'staging', 'production', 'archived')", name="stage_known"
+    ),
+    # The database itself guarantees one production version per model.
+    Index(
+        "ux_model_versions_one_production",
+        "model_id",
+        unique=True,
+        sqlite_where=text("stage = 'production'"),
+        postgresql_where=text("stage = 'production'"),
+    ),
+)
+
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("target_stage", String(20), nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("decided_by", String(120), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Index("ix_promotion_requests_status", "status"),
+    Index("ix_promotion_requests_version", "version_id"),
+)
+
+stage_changes = Table(
+    "stage_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("from_stage", String(20), nullable=True),
+    Column("to_stage", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("promotion_request_id", Integer, ForeignKey("promotion_requests.id"), nullable=True),
+    Index("ix_stage_changes_version", "version_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("occurred_at", String(40), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("entity_type", String(40), nullable=False),
+    Column("entity_id", String(200), nullable=False),
+    Column("before_json", Text, nullable=False),
+    Column("after_json", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_events_entity", "entity_type", "entity_id"),
+)
