@@ -423,10 +423,11 @@ class RegistryService:
                 "requested_by": self.actor.user, "requested_at": now, "reason": reason,
                 "status": RequestStatus.PENDING.value,
             })
-            audit.append("promotion.requested", "promotion_request", request_id,
+            request = repo.get_request(conn, request_id)[0]
+            audit.append("promotion.requested", "promotion_request", _request_key(request),
                          after={"model": model_name, "version": version_number,
                                 "target_stage": Stage.PRODUCTION.value}, reason=reason)
-            return repo.get_request(conn, request_id)[0]
+            return request
 
         return self._write(unit, lambda r: ChangeEvent("promotion", str(r.id), "requested"))
 
@@ -444,7 +445,7 @@ class RegistryService:
                                 reason)
             approver = repo.get_user(conn, self.actor.user)
             audit.append(
-                "promotion.approved", "promotion_request", request_id,
+                "promotion.approved", "promotion_request", _request_key(request),
                 before={"status": RequestStatus.PENDING.value},
                 after={"status": RequestStatus.APPROVED.value, "model": request.model_name,
                        "version": request.version_number, "requested_by": request.requested_by,
@@ -468,7 +469,7 @@ class RegistryService:
                                      repo.get_setting(conn, FOUR_EYES_SETTING, True))
             repo.decide_request(conn, request_id, RequestStatus.REJECTED, self.actor.user, now,
                                 reason)
-            audit.append("promotion.rejected", "promotion_request", request_id,
+            audit.append("promotion.rejected", "promotion_request", _request_key(request),
                          before={"status": RequestStatus.PENDING.value},
                          after={"status": RequestStatus.REJECTED.value,
                                 "model": request.model_name, "version": request.version_number},
@@ -569,6 +570,10 @@ def current_environment() -> dict[str, str]:
 
 def _version_key(version: ModelVersion) -> str:
     return f"{version.model_name}/v{version.version_number}"
+
+
+def _request_key(request: PromotionRequest) -> str:
+    return f"{request.model_name}/v{request.version_number}/request-{request.id}"
 
 
 def _version_record(version: ModelVersion) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, or_, select
 
 from modelledger.core.audit_chain import GENESIS_HASH, canonical_json, event_hash
 from modelledger.core.domain import Actor, AuditEvent
@@ -128,16 +128,28 @@ def list_events(
     *,
     entity_type: str | None = None,
     entity_id: str | None = None,
+    model_name: str | None = None,
     action_prefix: str | None = None,
     limit: int = 100,
     before_seq: int | None = None,
 ) -> list[AuditEvent]:
-    """Newest first, optionally filtered; page with ``before_seq``."""
+    """Newest first, optionally filtered; page with ``before_seq``.
+
+    ``model_name`` matches the model and everything under it (its versions and requests),
+    whose entity ids are ``model/...``.
+    """
     query = select(*_COLUMNS).order_by(audit_events.c.seq.desc()).limit(limit)
     if entity_type is not None:
         query = query.where(audit_events.c.entity_type == entity_type)
     if entity_id is not None:
         query = query.where(audit_events.c.entity_id == entity_id)
+    if model_name is not None:
+        query = query.where(
+            or_(
+                audit_events.c.entity_id == model_name,
+                audit_events.c.entity_id.startswith(f"{model_name}/", autoescape=True),
+            )
+        )
     if action_prefix is not None:
         query = query.where(audit_events.c.action.startswith(action_prefix, autoescape=True))
     if before_seq is not None:

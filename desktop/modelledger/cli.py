@@ -1,0 +1,464 @@
+"""Command line: the same services as the desktop application, without a window.
+
+``modelledger`` with no command (or ``--demo``) starts the desktop application.
+Known errors print one line to stderr and exit non-zero; exit code 2 means bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from modelledger import __version__
+from modelledger.core.domain import RequestStatus, RiskTier, Role, Stage
+from modelledger.core.errors import InvalidInputError, ModelLedgerError
+
+WORKSPACE_ENV = "MODELLEDGER_WORKSPACE"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelledger",
+        description="Model inventory, lifecycle and audit log. Without a command, starts the "
+        "desktop application.",
+    )
+    parser.add_argument("--version", action="version", version=f"ModelLedger {__version__}")
+    parser.add_argument(
+        "-w", "--workspace",
+        help=f"workspace file or postgresql:// URL (default: ${WORKSPACE_ENV})",
+    )
+    parser.add_argument("-u", "--user", help="act as this user (default: $MODELLEDGER_USER or "
+                        "your login name)")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the desktop application on the demo workspace (created if "
+                        "absent)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create a new workspace")
+    init.add_argument("target", help="new .db file path or postgresql:// URL")
+    init.add_argument("--shared", action="store_true",
+                      help="the file will be shared by several machines (rollback journal)")
+    init.add_argument("--single-user", action="store_true",
+                      help="turn off the four-eyes rule for approvals (audited)")
+
+    model = commands.add_parser("model", help="registered models").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    register = model.add_parser("register", help="register a new model")
+    register.add_argument("name")
+    _model_fields(register)
+    update = model.add_parser("update", help="change a model's facts")
+    update.add_argument("name")
+    _model_fields(update, for_update=True)
+    update.add_argument("--reason", default="")
+    listing = model.add_parser("list", help="list models")
+    listing.add_argument("--search", help="filter by name, owner, description or tag")
+    show = model.add_parser("show", help="a model with its versions and stage history")
+    show.add_argument("name")
+
+    version = commands.add_parser("version", help="model versions").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    add = version.add_parser("add", help="add a version, from a model file or without one")
+    add.add_argument("model")
+    add.add_argument("file", nargs="?", type=Path,
+                     help="model file (.skops preferred; .pkl/.joblib need --trust-pickle to be "
+                     "read). Omit for a model scored elsewhere.")
+    add.add_argument("--training-data", type=Path, help="CSV/Parquet/Excel used for training")
+    add.add_argument("--metric", action="append", default=[], metavar="NAME=VALUE")
+    add.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    add.add_argument("--parent", type=int, help="version this one was derived from")
+    add.add_argument("--notes", default="")
+    add.add_argument("--trust-pickle", metavar="REASON",
+                     help="you trust this pickle/joblib file's source; it will be unpickled to "
+                     "read its parameters (recorded in the audit log)")
+    vshow = version.add_parser("show", help="one version in full")
+    vshow.add_argument("model")
+    vshow.add_argument("number", type=int)
+    trust = version.add_parser("trust", help="record that a pickle/joblib artifact is trusted")
+    trust.add_argument("model")
+    trust.add_argument("number", type=int)
+    trust.add_argument("--reason", required=True)
+
+    stage = commands.add_parser("stage", help="move a version to development, staging or "
+                                "archived")
+    stage.add_argument("model")
+    stage.add_argument("number", type=int)
+    stage.add_argument("stage", choices=[s.value for s in Stage if s is not Stage.PRODUCTION])
+    stage.add_argument("--reason", required=True)
+
+    promote = commands.add_parser("promote", help="promotion to production").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    request = promote.add_parser("request", help="ask for a staging version to go to production")
+    request.add_argument("model")
+    request.add_argument("number", type=int)
+    request.add_argument("--reason", required=True)
+    for name in ("approve", "reject"):
+        decide = promote.add_parser(name, help=f"{name} a pending request")
+        decide.add_argument("request_id", type=int)
+        decide.add_argument("--reason", required=True)
+    plist = promote.add_parser("list", help="promotion requests")
+    plist.add_argument("--status", choices=[s.value for s in RequestStatus])
+
+    rollback = commands.add_parser("rollback", help="put an earlier production version back")
+    rollback.add_argument("model")
+    rollback.add_argument("number", type=int)
+    rollback.add_argument("--reason", required=True)
+
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    audit.add_parser("verify", help="check the hash chain; names the first broken event")
+    alist = audit.add_parser("list", help="newest events first")
+    alist.add_argument("--limit", type=int, default=50)
+    alist.add_argument("--model", help="only events about this model and its versions")
+    alist.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    user = commands.add_parser("user", help="workspace users").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    uadd = user.add_parser("add", help="add or change a user")
+    uadd.add_argument("name")
+    uadd.add_argument("--display-name", default="")
+    uadd.add_argument("--role", choices=[r.value for r in Role], default=Role.DEVELOPER.value)
+    user.add_parser("list", help="list users")
+
+    settings = commands.add_parser("settings", help="workspace settings").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    for name, text in (("four-eyes", "require approval by a second person"),
+                       ("shared-file", "the file is shared by several machines")):
+        setting = settings.add_parser(name, help=text)
+        setting.add_argument("value", choices=["on", "off", "show"])
+        setting.add_argument("--reason", default="")
+
+    demo = commands.add_parser("demo", help="create the demo workspace (without opening it)")
+    demo.add_argument("target", nargs="?", type=Path, help="where (default: your data folder)")
+
+    gui = commands.add_parser("gui", help="start the desktop application")
+    gui.add_argument("target", nargs="?", help="workspace to open")
+    return parser
+
+
+def _model_fields(parser: argparse.ArgumentParser, for_update: bool = False) -> None:
+    default = None if for_update else ""
+    parser.add_argument("--owner")
+    parser.add_argument("--description", default=default)
+    parser.add_argument("--purpose", default=default)
+    parser.add_argument("--intended-use", default=default)
+    parser.add_argument("--risk-tier", choices=[t.value for t in RiskTier],
+                        default=None if for_update else RiskTier.MEDIUM.value)
+    parser.add_argument("--tag", action="append", default=None if for_update else [],
+                        help="repeat for several tags")
+    if for_update:
+        parser.add_argument("--status", choices=["active", "retired"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from modelledger.logs import configure_logging
+
+    configure_logging(console=args.command is not None)
+    try:
+        if args.command is None or args.command == "gui":
+            return _launch_gui(args)
+        return _run_command(args)
+    except ModelLedgerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _launch_gui(args: argparse.Namespace) -> int:
+    from modelledger.app import run_application
+
+    target = getattr(args, "target", None) or args.workspace or os.environ.get(WORKSPACE_ENV)
+    return run_application(target, demo=args.demo, user=args.user)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from modelledger.services.workspace import Workspace
+
+    if args.command == "init":
+        return _init(args)
+    if args.command == "demo":
+        from modelledger.services.demo import create_demo_workspace, default_demo_path
+
+        path = create_demo_workspace(args.target or default_demo_path(), progress=_print_step)
+        print(f"Demo workspace ready: {path}")
+        return 0
+    target = args.workspace or os.environ.get(WORKSPACE_ENV)
+    if not target:
+        raise InvalidInputError(
+            f"Which workspace? Give --workspace PATH (or set {WORKSPACE_ENV}). Create one with "
+            "`modelledger init PATH`."
+        )
+    workspace = Workspace.open(target, user=args.user)
+    try:
+        handler = _HANDLERS[(args.command, getattr(args, "action", None))]
+        return handler(workspace, args)
+    finally:
+        workspace.close()
+
+
+def _print_step(message: str) -> None:
+    print(f"  {message}")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from modelledger.services.workspace import Workspace
+
+    workspace = Workspace.open(args.target, create=True, user=args.user)
+    try:
+        if args.shared:
+            workspace.registry.set_shared_file(True, "created as a shared file (init --shared)")
+        if args.single_user:
+            workspace.registry.set_four_eyes_required(False, "single-user workspace (init)")
+        print(f"Created workspace {workspace.database.display_name} "
+              f"({workspace.database.sharing_mode.value}).")
+    finally:
+        workspace.close()
+    return 0
+
+
+def _key_values(pairs: Sequence[str], what: str, numeric: bool) -> dict:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"{what} '{pair}' must look like NAME=VALUE.")
+        if numeric:
+            values[key] = value
+        else:
+            try:
+                values[key] = json.loads(value)
+            except json.JSONDecodeError:
+                values[key] = value
+    return values
+
+
+def _model_register(ws, args) -> int:
+    model = ws.registry.register_model(
+        args.name, owner=args.owner, description=args.description, purpose=args.purpose,
+        intended_use=args.intended_use, risk_tier=RiskTier(args.risk_tier), tags=args.tag)
+    print(f"Registered model '{model.name}' (owner {model.owner}, risk {model.risk_tier}).")
+    return 0
+
+
+def _model_update(ws, args) -> int:
+    fields = {"owner": args.owner, "description": args.description, "purpose": args.purpose,
+              "intended_use": args.intended_use, "risk_tier": args.risk_tier,
+              "tags": args.tag, "status": args.status}
+    changes = {key: value for key, value in fields.items() if value is not None}
+    if not changes:
+        raise InvalidInputError("Nothing to change: give at least one field, e.g. --owner.")
+    current = ws.registry.get_model(args.name)
+    model = ws.registry.update_model(args.name, current.row_version, changes, args.reason)
+    print(f"Updated '{model.name}' (revision {model.row_version}).")
+    return 0
+
+
+def _model_list(ws, args) -> int:
+    rows = [
+        (s.model.name, s.model.owner, s.model.risk_tier.value, str(s.version_count),
+         f"v{s.production_version}" if s.production_version else "-",
+         f"{s.model.updated_at:%Y-%m-%d %H:%M}")
+        for s in ws.registry.list_models(search=args.search)
+    ]
+    _print_table(("MODEL", "OWNER", "RISK", "VERSIONS", "PRODUCTION", "CHANGED"), rows)
+    return 0
+
+
+def _model_show(ws, args) -> int:
+    model = ws.registry.get_model(args.name)
+    print(f"{model.name}  (owner {model.owner}, risk {model.risk_tier}, {model.status})")
+    for label, value in (("description", model.description), ("purpose", model.purpose),
+                         ("intended use", model.intended_use),
+                         ("tags", ", ".join(model.tags))):
+        if value:
+            print(f"  {label}: {value}")
+    print()
+    rows = [
+        (f"v{v.version_number}", v.stage.value, v.estimator_class.rsplit(".", 1)[-1] or "-",
+         _metrics_text(v.metrics), v.artifact.sha256[:12] if v.artifact else "(none)",
+         v.created_by, f"{v.created_at:%Y-%m-%d %H:%M}")
+        for v in ws.registry.list_versions(args.name)
+    ]
+    _print_table(("VERSION", "STAGE", "ESTIMATOR", "METRICS", "ARTIFACT", "BY", "CREATED"), rows)
+    print("\nStage history:")
+    for change in ws.registry.stage_history(args.name):
+        origin = change.from_stage.value if change.from_stage else "-"
+        print(f"  {change.occurred_at:%Y-%m-%d %H:%M}  v{change.version_number}  {origin} -> "
+              f"{change.to_stage.value}  by {change.actor} ({change.kind}): {change.reason}")
+    return 0
+
+
+def _version_add(ws, args) -> int:
+    version = ws.registry.add_version(
+        args.model, model_file=args.file, trust_reason=args.trust_pickle,
+        training_data=args.training_data, metrics=_key_values(args.metric, "Metric", True),
+        parameters=_key_values(args.param, "Parameter", False), parent_version=args.parent,
+        notes=args.notes)
+    print(f"Added {version.model_name} v{version.version_number} ({version.stage.value}).")
+    if version.artifact:
+        print(f"  artifact sha256 {version.artifact.sha256} ({version.artifact.size_bytes} bytes,"
+              f" {version.artifact.format.value})")
+        if version.artifact.format.executes_code_on_load and not args.trust_pickle:
+            print("  note: this pickle/joblib file was stored but not opened; its parameters "
+                  "were not read. Use `version trust` if you trust its source.")
+    if version.estimator_class:
+        print(f"  estimator {version.estimator_class}, {len(version.parameters)} parameters, "
+              f"{len(version.feature_schema)} features")
+    return 0
+
+
+def _version_show(ws, args) -> int:
+    version = ws.registry.get_version(args.model, args.number)
+    document = {
+        "model": version.model_name, "version": version.version_number,
+        "stage": version.stage.value, "created_by": version.created_by,
+        "created_at": version.created_at.isoformat(),
+        "artifact": None if version.artifact is None else {
+            "sha256": version.artifact.sha256, "size_bytes": version.artifact.size_bytes,
+            "format": version.artifact.format.value,
+            "original_filename": version.artifact.original_filename},
+        "framework": version.framework, "estimator_class": version.estimator_class,
+        "parent_version": version.parent_version, "parameters": version.parameters,
+        "metrics": version.metrics, "training_data": version.training_data,
+        "feature_schema": version.feature_schema, "environment": version.environment,
+        "notes": version.notes,
+    }
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _version_trust(ws, args) -> int:
+    ws.registry.trust_artifact(args.model, args.number, args.reason)
+    print(f"Recorded that {ws.actor.user} trusts the file of {args.model} v{args.number}.")
+    return 0
+
+
+def _stage(ws, args) -> int:
+    version = ws.registry.move_to_stage(args.model, args.number, Stage(args.stage), args.reason)
+    print(f"{version.model_name} v{version.version_number} is now in {version.stage.value}.")
+    return 0
+
+
+def _promote_request(ws, args) -> int:
+    request = ws.registry.request_promotion(args.model, args.number, args.reason)
+    print(f"Promotion request #{request.id}: {request.model_name} v{request.version_number} -> "
+          "production, waiting for approval.")
+    return 0
+
+
+def _promote_approve(ws, args) -> int:
+    version = ws.registry.approve_promotion(args.request_id, args.reason)
+    print(f"Approved: {version.model_name} v{version.version_number} is now in production.")
+    return 0
+
+
+def _promote_reject(ws, args) -> int:
+    request = ws.registry.reject_promotion(args.request_id, args.reason)
+    print(f"Rejected request #{request.id} ({request.model_name} v{request.version_number}).")
+    return 0
+
+
+def _promote_list(ws, args) -> int:
+    status = RequestStatus(args.status) if args.status else None
+    rows = [
+        (f"#{r.id}", r.model_name, f"v{r.version_number}", r.status.value, r.requested_by,
+         f"{r.requested_at:%Y-%m-%d %H:%M}", r.decided_by or "-", r.reason)
+        for r in ws.registry.list_promotion_requests(status)
+    ]
+    _print_table(("ID", "MODEL", "VERSION", "STATUS", "BY", "AT", "DECIDED BY", "REASON"), rows)
+    return 0
+
+
+def _rollback(ws, args) -> int:
+    version = ws.registry.rollback(args.model, args.number, args.reason)
+    print(f"Rolled back: {version.model_name} v{version.version_number} is in production again.")
+    return 0
+
+
+def _audit_verify(ws, args) -> int:
+    report = ws.audit.verify()
+    print(report.describe())
+    return 0 if report.intact else 3
+
+
+def _audit_list(ws, args) -> int:
+    events = ws.audit.list_events(limit=args.limit, model_name=args.model)
+    if args.json:
+        for event in events:
+            print(json.dumps(event.__dict__, ensure_ascii=False))
+        return 0
+    rows = [(str(e.seq), e.occurred_at[:19].replace("T", " "), e.actor, e.action, e.entity_id,
+             e.reason[:60]) for e in events]
+    _print_table(("SEQ", "UTC", "ACTOR", "ACTION", "ENTITY", "REASON"), rows)
+    return 0
+
+
+def _user_add(ws, args) -> int:
+    user = ws.registry.save_user(args.name, args.display_name, Role(args.role))
+    print(f"User {user.name} ({user.display_name}, {user.role.value}) saved.")
+    return 0
+
+
+def _user_list(ws, args) -> int:
+    rows = [(u.name, u.display_name, u.role.value) for u in ws.registry.list_users()]
+    _print_table(("USER", "NAME", "ROLE"), rows)
+    return 0
+
+
+def _setting(getter: str, setter: str, label: str):
+    def handler(ws, args) -> int:
+        if args.value == "show":
+            print(f"{label}: {'on' if getattr(ws.registry, getter)() else 'off'}")
+            return 0
+        if not args.reason:
+            raise InvalidInputError("Changing a setting needs --reason (it is audited).")
+        getattr(ws.registry, setter)(args.value == "on", args.reason)
+        print(f"{label} is now {args.value}.")
+        return 0
+
+    return handler
+
+
+_HANDLERS = {
+    ("model", "register"): _model_register,
+    ("model", "update"): _model_update,
+    ("model", "list"): _model_list,
+    ("model", "show"): _model_show,
+    ("version", "add"): _version_add,
+    ("version", "show"): _version_show,
+    ("version", "trust"): _version_trust,
+    ("stage", None): _stage,
+    ("promote", "request"): _promote_request,
+    ("promote", "approve"): _promote_approve,
+    ("promote", "reject"): _promote_reject,
+    ("promote", "list"): _promote_list,
+    ("rollback", None): _rollback,
+    ("audit", "verify"): _audit_verify,
+    ("audit", "list"): _audit_list,
+    ("user", "add"): _user_add,
+    ("user", "list"): _user_list,
+    ("settings", "four-eyes"): _setting("four_eyes_required", "set_four_eyes_required",
+                                        "Four-eyes approval"),
+    ("settings", "shared-file"): _setting("shared_file", "set_shared_file", "Shared file"),
+}
+
+
+def _metrics_text(metrics: dict) -> str:
+    return ", ".join(f"{key}={value:.4g}" for key, value in list(metrics.items())[:3]) or "-"
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows,
+                                                                          strict=False)]
+    for row in (headers, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths,
+                                                                       strict=True)).rstrip())

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run every check: lint, then the whole test suite (core, storage, services, CLI, PostgreSQL,
+# multi-process, Qt widgets offscreen). Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
+# postgresql: the tests start a throw-away server of their own on 127.0.0.1.
+# shellcheck disable=SC2086
+ensure_debian_packages postgresql $QT_XCB_PACKAGES
+ensure_venv test
+export QT_QPA_PLATFORM=offscreen
+log "ruff"
+"$VENV/bin/ruff" check desktop tests benchmarks
+log "pytest"
+exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
