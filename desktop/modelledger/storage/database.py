@@ -254,7 +254,8 @@ def probe_sqlite_file(path: Path) -> ProbeResult:
             "Choose a .db file created by ModelLedger."
         )
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=10)
+        conn = sqlite3.connect(_read_only_uri(path, writable=_is_writable(path)), uri=True,
+                               timeout=10)
     except sqlite3.Error as exc:
         raise CorruptDatabaseError(f"Cannot open {path}: {exc}.") from exc
     try:
@@ -286,6 +287,16 @@ def probe_sqlite_file(path: Path) -> ProbeResult:
         raise (known or CorruptDatabaseError(f"Cannot read {path}: {exc}.")) from exc
     finally:
         conn.close()
+
+
+def _read_only_uri(path: Path, *, writable: bool) -> str:
+    """A SQLite URI that reads ``path`` without changing it."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    # SQLite opens a WAL file read-only only if its -shm/-wal files exist or can be created.
+    # Without a -wal file there are no pending writes, and we cannot write: immutable is exact.
+    if not writable and not path.with_name(path.name + "-wal").exists():
+        uri += "&immutable=1"
+    return uri
 
 
 def _is_writable(path: Path) -> bool:
@@ -350,7 +361,8 @@ def _bsd_mounts() -> list[tuple[str, str]]:
 
 def _sqlite_engine(path: Path, sharing: SharingMode) -> Engine:
     read_only = sharing is SharingMode.READ_ONLY
-    url = f"sqlite:///file:{quote(str(path))}?{'mode=ro&' if read_only else ''}uri=true"
+    file_uri = _read_only_uri(path, writable=False) if read_only else f"file:{quote(str(path))}?"
+    url = f"sqlite:///{file_uri}&uri=true"
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     journal_mode = "WAL" if sharing is SharingMode.LOCAL_WAL else "DELETE"
 

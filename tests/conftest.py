@@ -1,0 +1,116 @@
+"""Shared fixtures: real SQLite workspaces in temporary folders, a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from modelledger.services.workspace import Workspace
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_folders(tmp_path_factory, monkeypatch):
+    """Each test gets its own log folder and user name; nothing touches the real home."""
+    monkeypatch.setenv("MODELLEDGER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    monkeypatch.setenv("MODELLEDGER_USER", "alice")
+    monkeypatch.delenv("MODELLEDGER_WORKSPACE", raising=False)
+    monkeypatch.delenv("MODELLEDGER_ASSUME_NETWORK_SHARE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_running():
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()
+              and not t.daemon]
+    assert not leaked, f"test left threads running: {leaked}"
+
+
+@pytest.fixture
+def workspace_path(tmp_path) -> Path:
+    return tmp_path / "team.db"
+
+
+@pytest.fixture
+def workspace(workspace_path):
+    ws = Workspace.open(workspace_path, create=True, user="alice")
+    yield ws
+    ws.close()
+
+
+def run_cli(*args: str, env: dict | None = None, check: bool = False,
+            obey_file_permissions: bool = False) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess.
+
+    With ``obey_file_permissions``, a root test run drops the capabilities that let root ignore
+    file modes, so a read-only file is read-only for the command as for any user.
+    """
+    full_env = {**os.environ, **(env or {})}
+    prefix = []
+    if obey_file_permissions and os.geteuid() == 0:
+        prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "modelledger", *args],
+        capture_output=True, text=True, env=full_env, check=check, timeout=120,
+    )
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+def _postgres_bin() -> Path | None:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A throw-away PostgreSQL cluster on 127.0.0.1, started for this test session."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.fail("PostgreSQL server binaries not found: run the tests with scripts/test.sh, "
+                    "which installs the Debian package 'postgresql'.")
+    base = tmp_path_factory.mktemp("pg")
+    base.chmod(0o777)
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    sockets.chmod(0o777)
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
+                    "-U", "ledger", "--no-sync"], check=True, capture_output=True)
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w",
+                    "-l", str(base / "server.log"), "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://ledger@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """A fresh, empty database on the session's server for one test."""
+    import psycopg
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres_server}/{name}"
