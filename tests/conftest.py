@@ -75,18 +75,23 @@ def _postgres_bin() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """A throw-away PostgreSQL cluster on 127.0.0.1, started for this test session."""
     bindir = _postgres_bin()
     if bindir is None:
         pytest.fail("PostgreSQL server binaries not found: run the tests with scripts/test.sh, "
                     "which installs the Debian package 'postgresql'.")
-    base = tmp_path_factory.mktemp("pg")
-    base.chmod(0o777)
+    # PostgreSQL refuses to run as root: under root the server runs as the 'postgres' user, in
+    # a folder of its own outside pytest's root-only temporary tree.
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="modelledger-pg-"))
+    run_as = []
+    if os.geteuid() == 0:
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(base, "postgres", "postgres")
     data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    sockets.chmod(0o777)
-    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*run_as, "mkdir", str(sockets)], check=True)
     import socket
 
     with socket.socket() as probe:
@@ -102,6 +107,7 @@ def postgres_server(tmp_path_factory):
     finally:
         subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,45 @@
+"""Four real processes writing to one SQLite file at the same time."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelledger.services.workspace import Workspace
+
+WRITER = Path(__file__).with_name("concurrent_writer.py")
+WORKERS, MODELS = 4, 12
+EVENTS_PER_MODEL = 1 + 3 + 1 + 1  # register, 3 versions, edit, stage
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared_file", [False, True], ids=["wal", "rollback-journal"])
+def test_four_processes_lose_nothing_and_keep_one_chain(workspace_path, monkeypatch, shared_file):
+    if shared_file:
+        monkeypatch.setenv("MODELLEDGER_ASSUME_NETWORK_SHARE", "1")
+    Workspace.open(workspace_path, create=True).close()
+    go = workspace_path.with_name("go")
+    processes = [
+        subprocess.Popen([sys.executable, str(WRITER), str(workspace_path), str(worker),
+                          str(MODELS), str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for worker in range(WORKERS)
+    ]
+    go.touch()
+    results = [process.communicate(timeout=300) for process in processes]
+    for process, (out, err) in zip(processes, results, strict=True):
+        assert process.returncode == 0, err
+        assert err.strip() == "", err
+        assert len(out.split()) == MODELS
+    workspace = Workspace.open(workspace_path)
+    try:
+        assert workspace.registry.count_models() == WORKERS * MODELS
+        summaries = workspace.registry.list_models()
+        assert all(s.version_count == 3 for s in summaries)
+        report = workspace.audit.verify()
+        assert report.intact, report.describe()
+        user_events = WORKERS
+        assert report.events_checked == WORKERS * MODELS * EVENTS_PER_MODEL + user_events
+    finally:
+        workspace.close()

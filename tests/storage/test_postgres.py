@@ -1,0 +1,86 @@
+"""The same registry code on a real PostgreSQL server (started by the test session)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from modelledger.core.domain import Stage
+from modelledger.core.errors import FourEyesError, NewerSchemaError, NotFoundError
+from modelledger.services.workspace import Workspace
+from modelledger.storage.database import SharingMode
+
+pytestmark = pytest.mark.postgres
+WRITER = Path(__file__).parents[1] / "services" / "concurrent_writer.py"
+
+
+@pytest.fixture
+def pg_workspace(postgres_url, tmp_path):
+    ws = Workspace.open(postgres_url, create=True, user="alice",
+                        artifact_root=tmp_path / "artifacts")
+    yield ws
+    ws.close()
+
+
+def test_lifecycle_and_chain_on_postgresql(pg_workspace):
+    ws = pg_workspace
+    assert ws.database.sharing_mode is SharingMode.POSTGRESQL
+    ws.registry.register_model("credit-risk", tags=["credit"])
+    ws.registry.add_version("credit-risk", metrics={"auc": 0.8})
+    ws.registry.add_version("credit-risk", metrics={"auc": 0.82})
+    for number in (1, 2):
+        ws.registry.move_to_stage("credit-risk", number, Stage.STAGING, "ready")
+    bob = ws.as_user("bob").registry
+    for number in (1, 2):
+        request = ws.registry.request_promotion("credit-risk", number, "ready")
+        with pytest.raises(FourEyesError):
+            ws.registry.approve_promotion(request.id, "self")
+        bob.approve_promotion(request.id, "ok")
+    ws.registry.rollback("credit-risk", 1, "v2 regressed")
+    stages = {v.version_number: v.stage for v in ws.registry.list_versions("credit-risk")}
+    assert stages == {1: Stage.PRODUCTION, 2: Stage.ARCHIVED}
+    assert [s.model.name for s in ws.registry.list_models(search="CREDIT")] == ["credit-risk"]
+    report = ws.audit.verify()
+    assert report.intact and report.events_checked > 10
+
+
+def test_audit_rows_cannot_be_changed_on_postgresql(pg_workspace):
+    pg_workspace.registry.register_model("m")
+    with pg_workspace.database.engine.connect() as conn:
+        for statement in ("UPDATE audit_events SET reason = 'x'", "DELETE FROM audit_events",
+                          "TRUNCATE audit_events"):
+            with pytest.raises(Exception, match="append-only"):
+                conn.execute(text(statement))
+            conn.rollback()
+
+
+def test_postgresql_database_without_workspace_and_newer_schema(postgres_url, pg_workspace):
+    pg_workspace.close()
+    with pg_workspace.database.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    with pytest.raises(NewerSchemaError):
+        Workspace.open(postgres_url)
+
+
+def test_empty_postgresql_database_is_not_a_workspace(postgres_url):
+    with pytest.raises(NotFoundError, match="modelledger init"):
+        Workspace.open(postgres_url)
+
+
+@pytest.mark.slow
+def test_concurrent_processes_on_postgresql(postgres_url, pg_workspace, tmp_path):
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen([sys.executable, str(WRITER), postgres_url, str(worker), "6", str(go)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for worker in range(3)
+    ]
+    go.touch()
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    assert pg_workspace.registry.count_models() == 18
+    report = pg_workspace.audit.verify()
+    assert report.intact, report.describe()
