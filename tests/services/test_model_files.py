@@ -3,10 +3,10 @@ import pickle
 
 import pandas as pd
 import pytest
-from skops.io import dump
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skops.io import dump
 
 from modelledger.core.domain import ArtifactFormat
 from modelledger.core.errors import (

@@ -6,6 +6,7 @@ from modelledger.core.errors import (
     FourEyesError,
     InvalidInputError,
     LifecycleError,
+    NotFoundError,
 )
 
 
@@ -117,7 +118,7 @@ def test_failed_unit_of_work_writes_nothing(workspace):
     head = workspace.audit.head_seq()
     with pytest.raises(InvalidInputError):
         workspace.registry.add_version("m", metrics={"auc": "high"})
-    with pytest.raises(Exception):
+    with pytest.raises(NotFoundError, match="no version 7"):
         workspace.registry.add_version("m", parent_version=7)
     assert workspace.audit.head_seq() == head
     assert workspace.registry.list_versions("m") == []

@@ -11,10 +11,10 @@ from modelledger.core.errors import (
     NotFoundError,
     ReadOnlyWorkspaceError,
 )
+from modelledger.services.workspace import Workspace
 from modelledger.storage import schema
 from modelledger.storage.database import Database, SharingMode
 from modelledger.storage.tables import metadata
-from modelledger.services.workspace import Workspace
 from tests.conftest import run_cli
 
 

@@ -180,7 +180,8 @@ class RegistryService:
 
         def unit(conn, audit, now):
             if repo.find_model(conn, name) is not None:
-                raise InvalidInputError(f"A model named '{name}' already exists; pick another name.")
+                raise InvalidInputError(
+                    f"A model named '{name}' already exists; pick another name.")
             values = {
                 "name": name, "description": description, "owner": owner, "purpose": purpose,
                 "intended_use": intended_use, "risk_tier": RiskTier(risk_tier).value,
@@ -198,7 +199,7 @@ class RegistryService:
     def update_model(
         self, name: str, expected_row_version: int, changes: Mapping[str, Any], reason: str = ""
     ) -> RegisteredModel:
-        """Change a model's facts, unless someone else changed them since ``expected_row_version``."""
+        """Change a model's facts unless someone changed them since ``expected_row_version``."""
         unknown = set(changes) - set(EDITABLE_MODEL_FIELDS)
         if unknown:
             raise InvalidInputError(f"These model fields cannot be edited: {sorted(unknown)}.")

@@ -218,7 +218,8 @@ def list_model_summaries(
     if condition is not None:
         query = query.where(condition)
     sort_column = MODEL_SORT_COLUMNS.get(sort_by, registered_models.c.name)
-    query = query.order_by(sort_column.desc() if descending else sort_column, registered_models.c.id)
+    ordering = sort_column.desc() if descending else sort_column
+    query = query.order_by(ordering, registered_models.c.id)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.inventory.setItem(row, column, item)
         self._chain_label.setText(self._workspace.audit.verify().describe())

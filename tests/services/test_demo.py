@@ -1,0 +1,34 @@
+import pandas as pd
+
+from modelledger.core.domain import RequestStatus, Stage
+from modelledger.services.demo import DEMO_MODELS, create_demo_workspace
+from modelledger.services.workspace import Workspace
+
+
+def test_demo_workspace_has_real_models_history_and_a_valid_chain(tmp_path):
+    path = create_demo_workspace(tmp_path / "demo.db")
+    assert not list(tmp_path.glob(".building-*"))
+    ws = Workspace.open(path)
+    try:
+        summaries = {s.model.name: s for s in ws.registry.list_models()}
+        assert len(summaries) == len(DEMO_MODELS) + 1
+        assert all(s.production_version for s in summaries.values())
+        assert summaries["breast-cancer-screening"].version_count == 3
+        model = ws.registry.load_model("digits-recognizer", 1)
+        assert model.predict(pd.DataFrame([[0.0] * 64], columns=version_features(ws))).shape == (1,)
+        wine = {v.version_number: v.stage for v in ws.registry.list_versions("wine-cultivar")}
+        assert wine == {1: Stage.PRODUCTION, 2: Stage.ARCHIVED}
+        statuses = {r.status for r in ws.registry.list_promotion_requests()}
+        assert statuses == {RequestStatus.APPROVED, RequestStatus.REJECTED,
+                            RequestStatus.PENDING}
+        version = ws.registry.get_version("breast-cancer-screening", 2)
+        assert version.metrics["roc_auc"] > 0.9 and version.training_data["rows"] > 400
+        assert ws.audit.verify().intact
+    finally:
+        ws.close()
+    # A second call keeps the existing demo.
+    assert create_demo_workspace(path) == path
+
+
+def version_features(ws):
+    return [c["name"] for c in ws.registry.get_version("digits-recognizer", 1).feature_schema]

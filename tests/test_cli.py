@@ -1,0 +1,78 @@
+"""The command line, run as a user runs it: a real subprocess on a real workspace file."""
+
+import json
+
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier
+from skops.io import dump
+
+from tests.conftest import run_cli
+
+
+def cli(path, *args, user="alice"):
+    return run_cli("-w", str(path), "-u", user, *args)
+
+
+def test_full_lifecycle_through_the_cli(tmp_path):
+    path = tmp_path / "team.db"
+    assert run_cli("init", str(path)).returncode == 0
+    model_file = tmp_path / "tree.skops"
+    frame = pd.DataFrame({"x": [0.0, 1, 2, 3], "y": [1.0, 0, 1, 0]})
+    dump(DecisionTreeClassifier(max_depth=2).fit(frame, [0, 1, 0, 1]), model_file)
+    data = tmp_path / "train.csv"
+    frame.to_csv(data, index=False)
+
+    result = cli(path, "model", "register", "churn", "--risk-tier", "high", "--tag", "crm",
+                 "--purpose", "retention offers")
+    assert result.returncode == 0, result.stderr
+    result = cli(path, "version", "add", "churn", str(model_file), "--training-data", str(data),
+                 "--metric", "auc=0.81", "--notes", "first")
+    assert result.returncode == 0, result.stderr
+    assert "DecisionTreeClassifier" in result.stdout and "2 features" in result.stdout
+    shown = json.loads(cli(path, "version", "show", "churn", "1").stdout)
+    assert shown["parameters"]["max_depth"] == 2 and shown["metrics"] == {"auc": 0.81}
+    assert shown["training_data"]["rows"] == 4
+
+    assert cli(path, "stage", "churn", "1", "staging", "--reason", "ok").returncode == 0
+    assert cli(path, "promote", "request", "churn", "1", "--reason", "go").returncode == 0
+    refused = cli(path, "promote", "approve", "1", "--reason", "self")
+    assert refused.returncode == 1 and "cannot also approve" in refused.stderr
+    approved = cli(path, "promote", "approve", "1", "--reason", "checked", user="bob")
+    assert approved.returncode == 0 and "production" in approved.stdout
+
+    listing = cli(path, "model", "list")
+    assert "churn" in listing.stdout and "v1" in listing.stdout
+    audit = cli(path, "audit", "list", "--model", "churn", "--json")
+    actions = [json.loads(line)["action"] for line in audit.stdout.splitlines()]
+    assert actions[0] == "stage.promotion" and "model.registered" in actions
+    verify = cli(path, "audit", "verify")
+    assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_bad_input_gives_a_message_and_non_zero_exit(tmp_path):
+    path = tmp_path / "team.db"
+    run_cli("init", str(path), check=True)
+    cases = [
+        (("model", "show", "nope"), "no model named 'nope'"),
+        (("version", "add", "nope"), "no model named"),
+        (("promote", "approve", "99", "--reason", "x"), "no promotion request #99"),
+        (("version", "add", "x", str(tmp_path / "missing.skops")), "No such file"),
+    ]
+    cli(path, "model", "register", "x")
+    for args, message in cases:
+        result = cli(path, *args)
+        assert result.returncode != 0, args
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    missing = run_cli("-w", str(tmp_path / "absent.db"), "model", "list")
+    assert missing.returncode != 0 and "modelledger init" in missing.stderr
+    usage = run_cli("stage", "x", "1", "production", "--reason", "r")
+    assert usage.returncode == 2
+
+
+def test_single_user_workspace(tmp_path):
+    path = tmp_path / "solo.db"
+    assert run_cli("init", str(path), "--single-user").returncode == 0
+    assert "off" in cli(path, "settings", "four-eyes", "show").stdout
+    events = cli(path, "audit", "list").stdout
+    assert "settings.changed" in events
