@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         setting.add_argument("value", choices=["on", "off", "show"])
         setting.add_argument("--reason", default="")
 
+    copy = commands.add_parser("copy-to", help="copy this workspace into a new, empty one "
+                               "(e.g. a PostgreSQL database)")
+    copy.add_argument("target", help="postgresql:// URL or new .db file, created if needed")
+    copy.add_argument("--artifacts", type=Path,
+                      help="artifact folder for the target (default: beside a file target, or "
+                      "$MODELLEDGER_ARTIFACTS for a server)")
+
     demo = commands.add_parser("demo", help="create the demo workspace (without opening it)")
     demo.add_argument("target", nargs="?", type=Path, help="where (default: your data folder)")
 
@@ -399,6 +406,27 @@ def _audit_list(ws, args) -> int:
     return 0
 
 
+def _copy_to(ws, args) -> int:
+    from modelledger.services.transfer import copy_workspace
+    from modelledger.services.workspace import Workspace
+    from modelledger.storage.database import Database
+
+    try:
+        database = Database.open(args.target, create=True)
+    except ModelLedgerError:
+        database = Database.open(args.target)
+    target = Workspace(database, user=ws.actor.user, artifact_root=args.artifacts)
+    try:
+        rows = copy_workspace(ws, target, progress=_print_step)
+        report = target.audit.verify()
+        print(f"Copied {rows} rows to {database.display_name}; artifacts in "
+              f"{target.artifacts.root}.")
+        print(report.describe())
+        return 0 if report.intact else 3
+    finally:
+        target.close()
+
+
 def _user_add(ws, args) -> int:
     user = ws.registry.save_user(args.name, args.display_name, Role(args.role))
     print(f"User {user.name} ({user.display_name}, {user.role.value}) saved.")
@@ -441,6 +469,7 @@ _HANDLERS = {
     ("rollback", None): _rollback,
     ("audit", "verify"): _audit_verify,
     ("audit", "list"): _audit_list,
+    ("copy-to", None): _copy_to,
     ("user", "add"): _user_add,
     ("user", "list"): _user_list,
     ("settings", "four-eyes"): _setting("four_eyes_required", "set_four_eyes_required",

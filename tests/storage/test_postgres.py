@@ -84,3 +84,29 @@ def test_concurrent_processes_on_postgresql(postgres_url, pg_workspace, tmp_path
     assert pg_workspace.registry.count_models() == 18
     report = pg_workspace.audit.verify()
     assert report.intact, report.describe()
+
+
+def test_copy_sqlite_workspace_to_postgresql(tmp_path, postgres_url):
+    from modelledger.services.demo import create_demo_workspace
+    from tests.conftest import run_cli
+
+    demo = create_demo_workspace(tmp_path / "demo.db")
+    result = run_cli("-w", str(demo), "copy-to", postgres_url, "--artifacts",
+                     str(tmp_path / "server-artifacts"))
+    assert result.returncode == 0, result.stderr
+    assert "Audit chain intact" in result.stdout
+    source = Workspace.open(demo)
+    target = Workspace.open(postgres_url, artifact_root=tmp_path / "server-artifacts")
+    try:
+        assert target.audit.verify().head_hash == source.audit.verify().head_hash
+        assert ([s.model.name for s in target.registry.list_models()]
+                == [s.model.name for s in source.registry.list_models()])
+        assert target.registry.load_model("wine-cultivar", 1).n_features_in_ == 13
+        target.registry.register_model("new-after-copy")
+        target.registry.add_version("wine-cultivar")
+        assert target.audit.verify().intact
+        again = run_cli("-w", str(demo), "copy-to", postgres_url)
+        assert again.returncode != 0 and "already holds data" in again.stderr
+    finally:
+        source.close()
+        target.close()
