@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# resources/ sits at the top of a checkout; a frozen build puts it beside the package.
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 NO_DISPLAY_MESSAGE = """\
 ModelLedger is a desktop application and needs a display, but none was found
@@ -55,6 +59,9 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("ModelLedger")
     app.setOrganizationName("ModelLedger")
+    from PySide6.QtGui import QIcon
+
+    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "modelledger.svg")))
     window = MainWindow(workspace)
     window.show()
     log.info("main window shown for %s", workspace.database.display_name)
