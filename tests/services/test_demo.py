@@ -32,3 +32,17 @@ def test_demo_workspace_has_real_models_history_and_a_valid_chain(tmp_path):
 
 def version_features(ws):
     return [c["name"] for c in ws.registry.get_version("digits-recognizer", 1).feature_schema]
+
+
+def test_interrupted_demo_build_is_cleaned_up(tmp_path):
+    target = tmp_path / "demo.db"
+    for leftover in (".building-demo.db", ".building-demo.db-wal", ".building-demo.db-shm"):
+        (tmp_path / leftover).write_bytes(b"stale bytes from a killed build")
+    (tmp_path / ".building-demo.db.artifacts").mkdir()
+    create_demo_workspace(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.db", "demo.db.artifacts"]
+    ws = Workspace.open(target)
+    try:
+        assert ws.audit.verify().intact
+    finally:
+        ws.close()

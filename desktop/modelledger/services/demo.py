@@ -93,7 +93,11 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     building = path.with_name(f".building-{path.name}")
     building_artifacts = building.with_name(building.name + ".artifacts")
-    for leftover in (building, building_artifacts):
+    # An interrupted earlier build may have left its journal files too; a stale -wal beside a
+    # new database file would be replayed into it.
+    sqlite_companions = [building.with_name(building.name + suffix)
+                         for suffix in ("-wal", "-shm", "-journal")]
+    for leftover in (building, building_artifacts, *sqlite_companions):
         if leftover.is_dir():
             shutil.rmtree(leftover)
         elif leftover.exists():

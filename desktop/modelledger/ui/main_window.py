@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
 
 from modelledger.services.workspace import Workspace
 
-INVENTORY_COLUMNS = ("Model", "Owner", "Risk tier", "Versions", "Production", "Last change")
+INVENTORY_COLUMNS = ("Model", "Owner", "Risk tier", "Versions", "Production", "Last change",
+                     "Description")
 
 
 class MainWindow(QMainWindow):
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
                 str(summary.version_count),
                 f"v{summary.production_version}" if summary.production_version else "—",
                 f"{summary.model.updated_at:%Y-%m-%d %H:%M}",
+                summary.model.description,
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
