@@ -13,9 +13,11 @@ def test_main_window_lists_the_inventory(qtbot, workspace):
     assert window.inventory.rowCount() == 1
     cells = [window.inventory.item(0, c).text() for c in range(window.inventory.columnCount())]
     assert cells[:5] == ["credit-risk", "carol", "high", "1", "—"]
+    qtbot.waitUntil(lambda: "intact" in window.chain_status_text(), timeout=5000)
     workspace.registry.register_model("another")
     window.refresh()
     assert window.inventory.rowCount() == 2
+    qtbot.waitUntil(lambda: "events (1..4)" in window.chain_status_text(), timeout=5000)
 
 
 def test_launch_without_display_explains_instead_of_crashing(tmp_path):

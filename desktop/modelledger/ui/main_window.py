@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,6 +19,12 @@ from modelledger.services.workspace import Workspace
 
 INVENTORY_COLUMNS = ("Model", "Owner", "Risk tier", "Versions", "Production", "Last change",
                      "Description")
+
+
+class _ChainCheckResults(QObject):
+    """Carries a result from the worker thread to the GUI thread (a queued signal)."""
+
+    finished = Signal(str)
 
 
 class MainWindow(QMainWindow):
@@ -35,7 +43,12 @@ class MainWindow(QMainWindow):
             QHeaderView.ResizeMode.ResizeToContents)
         self.inventory.horizontalHeader().setStretchLastSection(True)
         self.setCentralWidget(self.inventory)
-        self._chain_label = QLabel()
+        self._chain_label = QLabel("Checking the audit chain…")
+        # Verifying the chain reads every event: seconds on a large workspace, so never on the
+        # GUI thread.
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain-check")
+        self._chain_results = _ChainCheckResults(self)
+        self._chain_results.finished.connect(self._chain_label.setText)
         self.statusBar().addWidget(QLabel(
             f"{workspace.database.display_name}  ·  {workspace.database.sharing_mode.value}  ·  "
             f"user {workspace.actor.user}"))
@@ -68,4 +81,17 @@ class MainWindow(QMainWindow):
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.inventory.setItem(row, column, item)
-        self._chain_label.setText(self._workspace.audit.verify().describe())
+        self._background.submit(self._workspace.audit.verify).add_done_callback(
+            self._on_chain_checked)
+
+    def chain_status_text(self) -> str:
+        return self._chain_label.text()
+
+    def _on_chain_checked(self, future: Future) -> None:
+        error = future.exception()
+        message = future.result().describe() if error is None else f"Chain check failed: {error}"
+        self._chain_results.finished.emit(message)
+
+    def closeEvent(self, event) -> None:
+        self._background.shutdown(wait=True, cancel_futures=True)
+        super().closeEvent(event)
