@@ -52,6 +52,7 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
               file=sys.stderr)
         return 2
     workspace = Workspace.open(target, user=user)
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from modelledger.ui.main_window import MainWindow
@@ -59,8 +60,6 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("ModelLedger")
     app.setOrganizationName("ModelLedger")
-    from PySide6.QtGui import QIcon
-
     app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "modelledger.svg")))
     window = MainWindow(workspace)
     window.show()

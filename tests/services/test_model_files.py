@@ -67,27 +67,17 @@ def test_modified_artifact_is_refused_on_load(workspace, skops_file):
         workspace.registry.load_model("m", 1)
 
 
-def test_malicious_pickle_is_refused_without_running(workspace, tmp_path):
+@pytest.mark.parametrize("file_name", ["model.pkl", "model.skops"],
+                         ids=["pickle", "pickle-renamed-to-skops"])
+def test_malicious_pickle_is_refused_without_running(workspace, tmp_path, file_name):
     marker = tmp_path / "pwned"
-    evil = tmp_path / "model.pkl"
+    evil = tmp_path / file_name
     evil.write_bytes(pickle.dumps(SideEffect(str(marker))))
     workspace.registry.register_model("m")
     version = workspace.registry.add_version("m", model_file=evil)
     assert version.artifact.format is ArtifactFormat.PICKLE
     assert version.estimator_class == ""  # never opened
     with pytest.raises(UntrustedModelError, match="runs any code"):
-        workspace.registry.load_model("m", 1)
-    assert not marker.exists()
-
-
-def test_pickle_renamed_to_skops_is_still_a_pickle(workspace, tmp_path):
-    marker = tmp_path / "pwned"
-    disguised = tmp_path / "model.skops"
-    disguised.write_bytes(pickle.dumps(SideEffect(str(marker))))
-    workspace.registry.register_model("m")
-    version = workspace.registry.add_version("m", model_file=disguised)
-    assert version.artifact.format is ArtifactFormat.PICKLE
-    with pytest.raises(UntrustedModelError):
         workspace.registry.load_model("m", 1)
     assert not marker.exists()
 

@@ -107,9 +107,9 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
         _populate(workspace, report)
     finally:
         workspace.close()
-    for suffix in ("-wal", "-shm", "-journal"):
-        if building.with_name(building.name + suffix).exists():
-            log.warning("demo build left %s behind", suffix)
+    for companion in sqlite_companions:
+        if companion.exists():
+            log.warning("demo build left %s behind", companion.name)
     building_artifacts.rename(path.with_name(path.name + ".artifacts"))
     building.rename(path)
     report(f"demo workspace written to {path}")
@@ -141,7 +141,7 @@ def _populate(workspace: Workspace, report: StepCallback) -> None:
         report("recording reviews and promotions")
         _promote(alice, bob, "breast-cancer-screening", 1, "first validated release")
         _promote(alice, bob, "breast-cancer-screening", 2, "higher recall at equal precision")
-        _stage(alice, "breast-cancer-screening", 3, Stage.STAGING, "ready for validation")
+        alice.move_to_stage("breast-cancer-screening", 3, Stage.STAGING, "ready for validation")
         alice.request_promotion("breast-cancer-screening", 3,
                                 "tuned regularisation; awaiting independent validation")
         _promote(alice, bob, "wine-cultivar", 1, "baseline release")
@@ -150,13 +150,13 @@ def _populate(workspace: Workspace, report: StepCallback) -> None:
                        "v2 misread two supplier batches in the first week; back to v1 while "
                        "the data team investigates")
         _promote(alice, bob, "diabetes-progression", 1, "approved for capacity planning")
-        _stage(alice, "diabetes-progression", 2, Stage.STAGING, "gradient boosting candidate")
+        alice.move_to_stage("diabetes-progression", 2, Stage.STAGING, "gradient boosting candidate")
         request = alice.request_promotion("diabetes-progression", 2,
                                           "lower error on the validation fold")
         bob.reject_promotion(request.id, "gain within noise; residuals not checked by subgroup "
                              "yet")
         _promote(alice, bob, "digits-recognizer", 1, "meets the 95% accuracy target")
-        _stage(alice, "digits-recognizer", 2, Stage.STAGING, "nearest-neighbour candidate")
+        alice.move_to_stage("digits-recognizer", 2, Stage.STAGING, "nearest-neighbour candidate")
         _register_vendor_model(carol, bob)
 
 
@@ -172,19 +172,16 @@ def _register_vendor_model(carol, bob) -> None:
         "vendor-credit-score", metrics={"gini": 0.61, "ks": 0.44}, framework="vendor (external)",
         parameters={"vendor": "Example Bureau", "score_release": "2026.2"},
         notes="no artifact: the vendor scores applications; we monitor the logged scores")
-    _stage(carol, "vendor-credit-score", 1, Stage.STAGING, "vendor validation report received")
+    carol.move_to_stage("vendor-credit-score", 1, Stage.STAGING,
+                        "vendor validation report received")
     request = carol.request_promotion("vendor-credit-score", 1, "vendor release 2026.2")
     bob.approve_promotion(request.id, "vendor report reviewed; conditions: quarterly backtest")
 
 
 def _promote(developer, validator, name: str, number: int, reason: str) -> None:
-    _stage(developer, name, number, Stage.STAGING, "ready for validation")
+    developer.move_to_stage(name, number, Stage.STAGING, "ready for validation")
     request = developer.request_promotion(name, number, reason)
     validator.approve_promotion(request.id, "independent validation passed")
-
-
-def _stage(registry, name: str, number: int, stage: Stage, reason: str) -> None:
-    registry.move_to_stage(name, number, stage, reason)
 
 
 def _load_dataset(name: str) -> dict[str, Any]:
