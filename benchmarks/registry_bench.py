@@ -53,6 +53,7 @@ print(json.dumps({"total": total, "times": times, "list": listing, "found": len(
 
 
 def bench_modelledger(folder: Path, versions: int) -> dict:
+    from modelledger.core.domain import InventoryFilter
     from modelledger.services.workspace import Workspace
 
     started = time.perf_counter()
@@ -78,7 +79,7 @@ def bench_modelledger(folder: Path, versions: int) -> dict:
     page = registry.list_versions("bench-model", limit=50)
     page_time = time.perf_counter() - t
     t = time.perf_counter()
-    found = registry.list_models(search="group3")
+    found = registry.list_models(InventoryFilter(search="group3"))
     search_time = time.perf_counter() - t
     workspace.close()
     assert len(listed) == versions and len(page) == 50 and len(found) == 40

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelledger import __version__
-from modelledger.core.domain import RequestStatus, RiskTier, Role, Stage
+from modelledger.core.domain import InventoryFilter, RequestStatus, RiskTier, Role, Stage
 from modelledger.core.errors import InvalidInputError, ModelLedgerError
 
 WORKSPACE_ENV = "MODELLEDGER_WORKSPACE"
@@ -271,7 +271,7 @@ def _model_list(ws, args) -> int:
         (s.model.name, s.model.owner, s.model.risk_tier.value, str(s.version_count),
          f"v{s.production_version}" if s.production_version else "-",
          f"{s.model.updated_at:%Y-%m-%d %H:%M}")
-        for s in ws.registry.list_models(search=args.search)
+        for s in ws.registry.list_models(InventoryFilter(search=args.search))
     ]
     _print_table(("MODEL", "OWNER", "RISK", "VERSIONS", "PRODUCTION", "CHANGED"), rows)
     return 0

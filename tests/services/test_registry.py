@@ -1,6 +1,6 @@
 import pytest
 
-from modelledger.core.domain import RequestStatus, Stage
+from modelledger.core.domain import InventoryFilter, ModelStatus, RequestStatus, RiskTier, Stage
 from modelledger.core.errors import (
     ConcurrentEditError,
     FourEyesError,
@@ -164,10 +164,39 @@ def test_change_notifications_follow_commits(workspace):
 def test_search_and_sort_in_sql(workspace):
     for name, owner in (("alpha", "zoe"), ("beta", "adam"), ("gamma-risk", "zoe")):
         workspace.registry.register_model(name, owner=owner, tags=["credit"])
-    assert [s.model.name for s in workspace.registry.list_models(search="zoe")] == [
-        "alpha", "gamma-risk"]
+    found = workspace.registry.list_models(InventoryFilter(search="zoe"))
+    assert [s.model.name for s in found] == ["alpha", "gamma-risk"]
     by_owner = workspace.registry.list_models(sort_by="owner")
     assert by_owner[0].model.owner == "adam"
     page = workspace.registry.list_models(limit=2, offset=1)
     assert [s.model.name for s in page] == ["beta", "gamma-risk"]
-    assert workspace.registry.count_models("credit") == 3
+    assert workspace.registry.count_models(InventoryFilter(search="credit")) == 3
+
+
+def test_inventory_filters_by_current_stage_risk_and_status_in_sql(workspace):
+    registry = workspace.registry
+    registry.register_model("live", risk_tier=RiskTier.HIGH)
+    registry.add_version("live")
+    registry.move_to_stage("live", 1, Stage.STAGING, "validated")
+    registry.set_four_eyes_required(False, "single-person test team")
+    registry.approve_promotion(registry.request_promotion("live", 1, "ship").id, "ok")
+    registry.add_version("live")  # the newest is in development, but production is current
+    registry.register_model("draft")
+    registry.add_version("draft")
+    registry.register_model("empty")
+    retired = registry.register_model("old", risk_tier=RiskTier.HIGH)
+    registry.update_model("old", retired.row_version, {"status": ModelStatus.RETIRED})
+    stages = {s.model.name: s.current_stage for s in registry.list_models()}
+    assert stages == {"live": Stage.PRODUCTION, "draft": Stage.DEVELOPMENT, "empty": None,
+                      "old": None}
+
+    def names(**criteria):
+        return [s.model.name for s in registry.list_models(InventoryFilter(**criteria))]
+
+    assert names(current_stage=Stage.PRODUCTION) == ["live"]
+    assert names(current_stage=Stage.DEVELOPMENT) == ["draft"]
+    assert names(risk_tier=RiskTier.HIGH) == ["live", "old"]
+    assert names(risk_tier=RiskTier.HIGH, status=ModelStatus.ACTIVE) == ["live"]
+    assert registry.count_models(InventoryFilter(risk_tier=RiskTier.HIGH)) == 2
+    by_stage = [s.model.name for s in registry.list_models(sort_by="current_stage")]
+    assert by_stage[-2:] == ["draft", "live"]  # "development" < "production"; NULLs first

@@ -93,6 +93,17 @@ class ModelSummary:
     version_count: int
     production_version: int | None
     latest_version: int | None
+    current_stage: Stage | None = None  # of the production version, else of the newest one
+
+
+@dataclass(frozen=True)
+class InventoryFilter:
+    """What the inventory shows: a free-text search and exact filters, all applied in SQL."""
+
+    search: str | None = None
+    risk_tier: RiskTier | None = None
+    current_stage: Stage | None = None
+    status: ModelStatus | None = None
 
 
 @dataclass(frozen=True)

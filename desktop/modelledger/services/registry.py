@@ -26,6 +26,7 @@ from modelledger.core.domain import (
     ArtifactFormat,
     ArtifactRef,
     EstimatorDescription,
+    InventoryFilter,
     ModelStatus,
     ModelSummary,
     ModelVersion,
@@ -230,15 +231,15 @@ class RegistryService:
     def get_model(self, name: str) -> RegisteredModel:
         return self._db.read(lambda conn: repo.get_model(conn, name))
 
-    def list_models(self, *, search: str | None = None, sort_by: str = "name",
-                    descending: bool = False, limit: int | None = None,
+    def list_models(self, inventory_filter: InventoryFilter = InventoryFilter(), *,
+                    sort_by: str = "name", descending: bool = False, limit: int | None = None,
                     offset: int = 0) -> list[ModelSummary]:
         return self._db.read(lambda conn: repo.list_model_summaries(
-            conn, search=search, sort_by=sort_by, descending=descending, limit=limit,
+            conn, inventory_filter, sort_by=sort_by, descending=descending, limit=limit,
             offset=offset))
 
-    def count_models(self, search: str | None = None) -> int:
-        return self._db.read(lambda conn: repo.count_models(conn, search))
+    def count_models(self, inventory_filter: InventoryFilter = InventoryFilter()) -> int:
+        return self._db.read(lambda conn: repo.count_models(conn, inventory_filter))
 
     # -- versions -------------------------------------------------------------------------------
 

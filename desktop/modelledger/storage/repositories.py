@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 from sqlalchemy.sql import Select
 
 from modelledger.core.audit_chain import canonical_json
 from modelledger.core.domain import (
     ArtifactFormat,
     ArtifactRef,
+    InventoryFilter,
     ModelStatus,
     ModelSummary,
     ModelVersion,
@@ -180,16 +181,11 @@ def _search_filter(search: str | None):
     )
 
 
-def list_model_summaries(
-    conn: Connection,
-    *,
-    search: str | None = None,
-    sort_by: str = "name",
-    descending: bool = False,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[ModelSummary]:
-    """Inventory rows with version counts, searched, sorted and paged in SQL."""
+def _inventory_query(inventory_filter: InventoryFilter) -> tuple[Select, Any]:
+    """The inventory's rows and the expression for each model's current stage.
+
+    The current version is the one in production, or else the newest one.
+    """
     version_stats = (
         select(
             model_versions.c.model_id,
@@ -204,20 +200,49 @@ def list_model_summaries(
         .where(model_versions.c.stage == Stage.PRODUCTION.value)
         .subquery()
     )
+    latest = model_versions.alias("latest")
+    current_stage = case(
+        (production.c.version_number.is_not(None), Stage.PRODUCTION.value),
+        else_=latest.c.stage,
+    ).label("current_stage")
     query: Select = (
         select(
             registered_models,
             func.coalesce(version_stats.c.version_count, 0).label("version_count"),
             version_stats.c.latest_version,
             production.c.version_number.label("production_version"),
+            current_stage,
         )
         .outerjoin(version_stats, version_stats.c.model_id == registered_models.c.id)
         .outerjoin(production, production.c.model_id == registered_models.c.id)
+        .outerjoin(latest, and_(latest.c.model_id == registered_models.c.id,
+                                latest.c.version_number == version_stats.c.latest_version))
     )
-    condition = _search_filter(search)
-    if condition is not None:
-        query = query.where(condition)
-    sort_column = MODEL_SORT_COLUMNS.get(sort_by, registered_models.c.name)
+    search = _search_filter(inventory_filter.search)
+    if search is not None:
+        query = query.where(search)
+    if inventory_filter.risk_tier is not None:
+        query = query.where(registered_models.c.risk_tier == RiskTier(inventory_filter.risk_tier).value)
+    if inventory_filter.status is not None:
+        query = query.where(registered_models.c.status == ModelStatus(inventory_filter.status).value)
+    if inventory_filter.current_stage is not None:
+        query = query.where(current_stage == Stage(inventory_filter.current_stage).value)
+    return query, current_stage
+
+
+def list_model_summaries(
+    conn: Connection,
+    inventory_filter: InventoryFilter = InventoryFilter(),
+    *,
+    sort_by: str = "name",
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ModelSummary]:
+    """Inventory rows with version counts, filtered, sorted and paged in SQL."""
+    query, current_stage = _inventory_query(inventory_filter)
+    sort_column = (current_stage if sort_by == "current_stage"
+                   else MODEL_SORT_COLUMNS.get(sort_by, registered_models.c.name))
     ordering = sort_column.desc() if descending else sort_column
     query = query.order_by(ordering, registered_models.c.id)
     if limit is not None:
@@ -228,20 +253,15 @@ def list_model_summaries(
             version_count=row.version_count,
             production_version=row.production_version,
             latest_version=row.latest_version,
+            current_stage=Stage(row.current_stage) if row.current_stage else None,
         )
         for row in conn.execute(query)
     ]
 
 
-def count_models(conn: Connection, search: str | None = None) -> int:
-    query = select(func.count()).select_from(registered_models)
-    condition = _search_filter(search)
-    if condition is not None:
-        query = query.where(condition)
-    return conn.execute(query).scalar_one()
-
-
-# -- versions -------------------------------------------------------------------------------------
+def count_models(conn: Connection, inventory_filter: InventoryFilter = InventoryFilter()) -> int:
+    query, _ = _inventory_query(inventory_filter)
+    return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def _version_query() -> Select:

@@ -1,97 +1,416 @@
-"""Main window: the model inventory of the open workspace."""
+"""Main window: navigation, menus, status bar, and opening and switching workspaces."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import logging
+import platform
+from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
+from modelledger import __version__
+from modelledger.core.audit_chain import ChainReport
 from modelledger.services.workspace import Workspace
+from modelledger.ui.app_settings import AppSettings
+from modelledger.ui.audit_page import AuditPage
+from modelledger.ui.errors import open_log_folder, show_error
+from modelledger.ui.import_wizard import ImportWizard
+from modelledger.ui.models_page import ModelsPage
+from modelledger.ui.portfolio_page import PortfolioPage
+from modelledger.ui.session import WorkspaceSession
+from modelledger.ui.settings_page import SettingsPage
+from modelledger.ui.tasks import BackgroundWork
+from modelledger.ui.welcome_page import WelcomePage
 
-INVENTORY_COLUMNS = ("Model", "Owner", "Risk tier", "Versions", "Production", "Last change",
-                     "Description")
+log = logging.getLogger(__name__)
 
-
-class _ChainCheckResults(QObject):
-    """Carries a result from the worker thread to the GUI thread (a queued signal)."""
-
-    finished = Signal(str)
+SHARING_MODE_TEXT = {
+    "local-wal": "Local file (WAL)",
+    "shared-file": "Shared file (rollback journal)",
+    "read-only": "Read-only",
+    "postgresql": "PostgreSQL server",
+}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, workspace: Workspace) -> None:
+    workspace_opened = Signal()  # the workspace's pages are built and loading their data
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
-        self._workspace = workspace
-        self.setWindowTitle(f"ModelLedger — {workspace.database.display_name}")
-        self.resize(1100, 640)
-        self.inventory = QTableWidget(0, len(INVENTORY_COLUMNS), self)
-        self.inventory.setHorizontalHeaderLabels(INVENTORY_COLUMNS)
-        self.inventory.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.inventory.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.inventory.setAlternatingRowColors(True)
-        self.inventory.verticalHeader().setVisible(False)
-        self.inventory.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
-        self.inventory.horizontalHeader().setStretchLastSection(True)
-        self.setCentralWidget(self.inventory)
-        self._chain_label = QLabel("Checking the audit chain…")
-        # Verifying the chain reads every event: seconds on a large workspace, so never on the
-        # GUI thread.
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain-check")
-        self._chain_results = _ChainCheckResults(self)
-        self._chain_results.finished.connect(self._chain_label.setText)
-        self.statusBar().addWidget(QLabel(
-            f"{workspace.database.display_name}  ·  {workspace.database.sharing_mode.value}  ·  "
-            f"user {workspace.actor.user}"))
-        self.statusBar().addPermanentWidget(self._chain_label)
-        refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh)
-        refresh.triggered.connect(self.refresh)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(refresh)
-        file_menu.addAction(quit_action)
-        self.refresh()
+        self.settings = settings or AppSettings()
+        self.session: WorkspaceSession | None = None
+        self.pages: dict[str, QWidget] = {}
+        self._launcher = BackgroundWork(self)  # opens workspaces before a session exists
+        self._launcher.unhandled_failure.connect(self.show_error)
+        self.setWindowTitle("ModelLedger")
+        self.setAcceptDrops(False)
+        self._build_layout()
+        self._build_status_bar()
+        self._build_menus()
+        self._show_welcome()
+        geometry = self.settings.window_geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
 
-    def refresh(self) -> None:
-        summaries = self._workspace.registry.list_models()
-        self.inventory.setRowCount(len(summaries))
-        for row, summary in enumerate(summaries):
-            cells = (
-                summary.model.name,
-                summary.model.owner,
-                summary.model.risk_tier.value,
-                str(summary.version_count),
-                f"v{summary.production_version}" if summary.production_version else "—",
-                f"{summary.model.updated_at:%Y-%m-%d %H:%M}",
-                summary.model.description,
-            )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if column == 3:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.inventory.setItem(row, column, item)
-        self._background.submit(self._workspace.audit.verify).add_done_callback(
-            self._on_chain_checked)
+    # -- building -------------------------------------------------------------------------------
 
-    def chain_status_text(self) -> str:
-        return self._chain_label.text()
+    def _build_layout(self) -> None:
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("navigation")
+        self.navigation.setFixedWidth(170)
+        self.navigation.setFrameShape(QListWidget.Shape.NoFrame)
+        self.navigation.currentRowChanged.connect(self._on_navigation_current_row_changed)
+        self.stack = QStackedWidget()
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.navigation)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.navigation.setStyleSheet(
+            "QListWidget#navigation { background: palette(window); border-right: 1px solid "
+            "palette(mid); padding-top: 8px; font-size: 10.5pt; }"
+            "QListWidget#navigation::item { padding: 9px 14px; }"
+            "QListWidget#navigation::item:selected { background: palette(highlight); "
+            "color: palette(highlighted-text); }")
 
-    def _on_chain_checked(self, future: Future) -> None:
-        error = future.exception()
-        message = future.result().describe() if error is None else f"Chain check failed: {error}"
-        self._chain_results.finished.emit(message)
+    def _build_status_bar(self) -> None:
+        self.workspace_label = QLabel("No workspace open")
+        self.activity_bar = QProgressBar()
+        self.activity_bar.setRange(0, 0)
+        self.activity_bar.setFixedWidth(90)
+        self.activity_bar.setMaximumHeight(14)
+        self.activity_bar.setTextVisible(False)
+        self.activity_bar.hide()
+        self.activity_label = QLabel("")
+        self.chain_label = QLabel("")
+        self.statusBar().addWidget(self.workspace_label, 1)
+        self.statusBar().addPermanentWidget(self.activity_bar)
+        self.statusBar().addPermanentWidget(self.activity_label)
+        self.statusBar().addPermanentWidget(self.chain_label)
+        self._launcher.activity_changed.connect(self._on_work_activity_changed)
 
-    def closeEvent(self, event) -> None:
-        self._background.shutdown(wait=True, cancel_futures=True)
+    def _action(self, text: str, slot, shortcut=None, *, needs_workspace: bool = False,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if needs_workspace:
+            self._workspace_actions.append(action)
+        self.addAction(action)  # shortcuts work even while the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        self._workspace_actions: list[QAction] = []
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self._action("&New workspace…", self.choose_new_workspace,
+                                         QKeySequence.StandardKey.New))
+        file_menu.addAction(self._action("&Open workspace…", self.choose_workspace_file,
+                                         QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action("Open &server database…", self.choose_server_database,
+                                         tip="Open a workspace on a PostgreSQL server"))
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self._action("Open the &demo workspace", self.open_demo_workspace))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Register &model…", self.start_register_model,
+                                         "Ctrl+Shift+N", needs_workspace=True))
+        file_menu.addAction(self._action("&Import model version…", self.start_import_version,
+                                         "Ctrl+I", needs_workspace=True))
+        export_menu = file_menu.addMenu("&Export")
+        export_menu.addAction(self._action("Model &inventory as CSV…",
+                                           self.export_inventory_csv, needs_workspace=True))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Close workspace", self.close_workspace,
+                                         QKeySequence.StandardKey.Close, needs_workspace=True))
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self._action("&Find…", self.focus_search, QKeySequence.StandardKey.Find,
+                                         needs_workspace=True))
+        edit_menu.addAction(self._action("Workspace &settings", lambda: self.show_page("Settings"),
+                                         "Ctrl+,", needs_workspace=True))
+
+        view_menu = bar.addMenu("&View")
+        for number, title in enumerate(("Portfolio", "Models", "Audit timeline", "Settings"), 1):
+            view_menu.addAction(self._action(
+                f"&{title}", lambda checked=False, t=title: self.show_page(t), f"Ctrl+{number}",
+                needs_workspace=True))
+        view_menu.addSeparator()
+        view_menu.addAction(self._action("&Reload", self.reload, QKeySequence.StandardKey.Refresh,
+                                         needs_workspace=True))
+        view_menu.addAction(self._action("&Verify audit chain", self.verify_chain,
+                                         needs_workspace=True))
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
+        help_menu.addAction(self._action("Open &log folder", open_log_folder))
+        help_menu.addAction(self._action("&About ModelLedger", self.show_about))
+        self._enable_workspace_actions(False)
+
+    def _enable_workspace_actions(self, enabled: bool) -> None:
+        for action in self._workspace_actions:
+            action.setEnabled(enabled)
+
+    # -- workspaces -----------------------------------------------------------------------------
+
+    def open_workspace(self, target: str, *, create: bool = False) -> None:
+        """Open (or create) a workspace on a worker thread; the window stays usable meanwhile."""
+        self.statusBar().showMessage(f"Opening {target}…")
+        self._launcher.read(
+            f"Opening {Path(target).name if '://' not in target else 'server database'}",
+            lambda control: Workspace.open(target, create=create),
+            on_success=lambda workspace: self._on_workspace_opened(workspace, target),
+            on_failure=lambda error: self._on_workspace_open_failed(error, target))
+
+    def set_workspace(self, workspace: Workspace, target: str | None = None) -> None:
+        """Show an already opened workspace (closing the current one)."""
+        self.close_workspace()
+        self.session = WorkspaceSession(workspace, self)
+        self.session.work.activity_changed.connect(self._on_work_activity_changed)
+        self.session.work.unhandled_failure.connect(self.show_error)
+        database = workspace.database
+        self.setWindowTitle(f"{database.display_name} — ModelLedger")
+        mode = SHARING_MODE_TEXT.get(database.sharing_mode.value, database.sharing_mode.value)
+        self.workspace_label.setText(
+            f"{database.display_name}   ·   {mode}   ·   signed in as {workspace.actor.user}")
+        self.workspace_label.setToolTip(str(database.sqlite_path or database.display_name))
+        self.navigation.clear()
+        self.pages = {
+            "Portfolio": PortfolioPage(self.session, self),
+            "Models": ModelsPage(self.session, self),
+            "Audit timeline": AuditPage(self.session, self),
+            "Settings": SettingsPage(self.session, self),
+        }
+        for title, page in self.pages.items():
+            self.stack.addWidget(page)
+            QListWidgetItem(title, self.navigation)
+        self.pages["Portfolio"].model_requested.connect(self.show_model)
+        self.pages["Audit timeline"].model_requested.connect(self.show_model)
+        self._enable_workspace_actions(True)
+        self.navigation.show()
+        self.navigation.setCurrentRow(1)
+        if target is not None:
+            self.settings.remember_workspace(target)
+        self.verify_chain()
+        self.workspace_opened.emit()
+
+    def close_workspace(self) -> None:
+        if self.session is None:
+            return
+        for page in self.pages.values():
+            self.stack.removeWidget(page)
+            page.deleteLater()
+        self.pages = {}
+        self.session.close()
+        self.session.deleteLater()
+        self.session = None
+        self.chain_label.setText("")
+        self._show_welcome()
+
+    def _show_welcome(self) -> None:
+        self._enable_workspace_actions(False)
+        self.setWindowTitle("ModelLedger")
+        self.workspace_label.setText("No workspace open")
+        self.navigation.clear()
+        self.navigation.hide()
+        if not hasattr(self, "welcome"):
+            self.welcome = WelcomePage(self.settings, self)
+            self.welcome.open_requested.connect(self.open_workspace)
+            self.welcome.new_requested.connect(self.choose_new_workspace)
+            self.welcome.browse_requested.connect(self.choose_workspace_file)
+            self.welcome.demo_requested.connect(self.open_demo_workspace)
+            self.stack.addWidget(self.welcome)
+        self.welcome.reload_recent()
+        self.stack.setCurrentWidget(self.welcome)
+
+    def _on_workspace_opened(self, workspace: Workspace, target: str) -> None:
+        self.statusBar().clearMessage()
+        self.set_workspace(workspace, target)
+
+    def _on_workspace_open_failed(self, error: BaseException, target: str) -> None:
+        self.statusBar().clearMessage()
+        show_error(self, error)
+
+    def choose_workspace_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open workspace", str(Path.home()),
+            "ModelLedger workspaces (*.db *.sqlite *.modelledger);;All files (*)")
+        if path:
+            self.open_workspace(path)
+
+    def choose_new_workspace(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New workspace", str(Path.home() / "models.db"),
+            "ModelLedger workspaces (*.db)")
+        if path:
+            self.open_workspace(path, create=True)
+
+    def choose_server_database(self) -> None:
+        url, accepted = QInputDialog.getText(
+            self, "Open server database",
+            "PostgreSQL URL (the password comes from ~/.pgpass or PGPASSWORD):",
+            text="postgresql://user@host:5432/modelledger")
+        if accepted and url.strip():
+            self.open_workspace(url.strip())
+
+    def open_demo_workspace(self) -> None:
+        from modelledger.services.demo import create_demo_workspace, default_demo_path
+
+        def build(control):
+            return str(create_demo_workspace(
+                default_demo_path(), progress=lambda step: control.report(0, 0, step)))
+
+        task = self._launcher.write("Preparing the demo workspace", build,
+                                    on_success=self.open_workspace)
+        task.progressed.connect(
+            lambda done, total, text: self.statusBar().showMessage(f"Demo: {text}"))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_workspaces()
+        for target in recent:
+            action = self.recent_menu.addAction(target)
+            action.triggered.connect(lambda checked=False, t=target: self.open_workspace(t))
+        if not recent:
+            self.recent_menu.addAction("No recent workspaces").setEnabled(False)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def show_page(self, title: str) -> None:
+        if title in self.pages:
+            self.navigation.setCurrentRow(list(self.pages).index(title))
+
+    def show_model(self, name: str) -> None:
+        self.show_page("Models")
+        self.pages["Models"].open_model(name)
+
+    def focus_search(self) -> None:
+        page = self.stack.currentWidget()
+        if hasattr(page, "focus_search"):
+            page.focus_search()
+
+    def reload(self) -> None:
+        if self.session is not None:
+            self.session.changed.emit()
+
+    def start_register_model(self) -> None:
+        if self.session is not None:
+            ImportWizard(self.session, self, register_new=True).open()
+
+    def start_import_version(self) -> None:
+        if self.session is None:
+            return
+        models_page = self.pages["Models"]
+        ImportWizard(self.session, self, model_name=models_page.selected_model_name()).open()
+
+    def export_inventory_csv(self) -> None:
+        if self.session is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export model inventory",
+                                              str(Path.home() / "model-inventory.csv"),
+                                              "CSV files (*.csv)")
+        if not path:
+            return
+        registry = self.session.workspace.registry
+        from modelledger.services.inventory_export import write_inventory_csv
+
+        self.session.work.read(
+            "Exporting the inventory", lambda control: write_inventory_csv(registry, Path(path)),
+            on_success=lambda count: self.statusBar().showMessage(
+                f"Exported {count} models to {path}", 8000))
+
+    def verify_chain(self) -> None:
+        if self.session is None:
+            return
+        self.chain_label.setText("Checking the audit chain…")
+        self.session.work.read("Verifying the audit chain",
+                               lambda control: self.session.workspace.audit.verify(),
+                               on_success=self._on_chain_verified)
+
+    def _on_chain_verified(self, report: ChainReport) -> None:
+        if report.intact:
+            self.chain_label.setText(f"Audit chain verified ({report.events_checked:,} events)")
+            self.chain_label.setStyleSheet("")
+        else:
+            self.chain_label.setText("Audit chain BROKEN — see Audit timeline")
+            self.chain_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.chain_label.setToolTip(report.describe())
+
+    def show_error(self, error: BaseException) -> None:
+        show_error(self, error)
+
+    def show_shortcuts(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(0, 2, dialog)
+        table.setHorizontalHeaderLabels(("Action", "Shortcut"))
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for action in self.actions():
+            if action.shortcut().isEmpty():
+                continue
+            row = table.rowCount()
+            table.insertRow(row)
+            table.setItem(row, 0, QTableWidgetItem(action.text().replace("&", "").rstrip("…")))
+            table.setItem(row, 1, QTableWidgetItem(
+                action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(420, 480)
+        dialog.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About ModelLedger",
+            f"<h3>ModelLedger {__version__}</h3>"
+            "<p>Model inventory, lifecycle approvals, monitoring and a verifiable audit "
+            "timeline, on your desktop.</p>"
+            f"<p>Python {platform.python_version()} · PySide6 {pyside_version}</p>")
+
+    # -- slots ----------------------------------------------------------------------------------
+
+    def _on_navigation_current_row_changed(self, row: int) -> None:
+        if 0 <= row < len(self.pages):
+            self.stack.setCurrentWidget(list(self.pages.values())[row])
+
+    def _on_work_activity_changed(self, text: str) -> None:
+        self.activity_label.setText(f"{text}…" if text else "")
+        self.activity_bar.setVisible(bool(text))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_window_geometry(self.saveGeometry())
+        self.settings.sync()
+        self.close_workspace()
+        self._launcher.shutdown()
         super().closeEvent(event)

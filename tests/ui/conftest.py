@@ -1,0 +1,32 @@
+"""Fixtures for widget tests: a workspace session with its worker threads, closed after the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelledger.ui.session import WorkspaceSession
+
+
+@pytest.fixture(autouse=True)
+def _isolated_app_settings(tmp_path_factory, monkeypatch):
+    """Window geometry and recent workspaces go to a per-test folder, never the real home."""
+    monkeypatch.setenv("MODELLEDGER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture
+def session(qtbot, workspace):
+    """The ``workspace`` (user alice) as the window sees it; polls for changes every 100 ms."""
+    opened = WorkspaceSession(workspace, poll_milliseconds=100)
+    yield opened
+    opened.work.shutdown()
+    opened.deleteLater()
+
+
+def write_and_wait(qtbot, session: WorkspaceSession, job, timeout: int = 10_000):
+    """Run a write through the session's write lane and return its result (test helper)."""
+    results = []
+    task = session.work.write("test write", lambda control: job(), on_success=results.append)
+    with qtbot.waitSignal(task.finished, timeout=timeout):
+        pass
+    assert results, "the write failed"
+    return results[0]
