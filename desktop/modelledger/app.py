@@ -35,36 +35,35 @@ def display_available() -> bool:
 
 
 def run_application(target: str | None, *, demo: bool = False, user: str | None = None) -> int:
+    """Show the window at once; the workspace opens (or the demo is built) on a worker thread."""
     if not display_available():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return 2
-    from modelledger.services.workspace import Workspace
+    import faulthandler
 
-    if demo:
-        from modelledger.services.demo import create_demo_workspace, default_demo_path
-
-        demo_path = default_demo_path()
-        if not demo_path.exists():
-            print(f"Creating the demo workspace at {demo_path} (takes a few seconds)...")
-        target = str(create_demo_workspace(demo_path, progress=lambda step: print(f"  {step}")))
-    if target is None:
-        print("Open a workspace: `modelledger gui PATH`, or try the demo: `modelledger --demo`.",
-              file=sys.stderr)
-        return 2
-    workspace = Workspace.open(target, user=user)
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from modelledger.ui.errors import install_crash_handler
     from modelledger.ui.main_window import MainWindow
 
+    faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("ModelLedger")
     app.setOrganizationName("ModelLedger")
     app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "modelledger.svg")))
-    window = MainWindow(workspace)
+    install_crash_handler()
+    window = MainWindow(user=user)
     window.show()
-    log.info("main window shown for %s", workspace.database.display_name)
-    try:
-        return app.exec()
-    finally:
-        workspace.close()
+    log.info("main window shown")
+    if demo:
+        window.open_demo_workspace()
+    elif target is not None:
+        window.open_workspace(target)
+    elif window.settings.last_workspace() and _still_exists(window.settings.last_workspace()):
+        window.open_workspace(window.settings.last_workspace())
+    return app.exec()
+
+
+def _still_exists(target: str) -> bool:
+    return "://" in target or Path(target).exists()

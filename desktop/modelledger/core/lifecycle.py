@@ -18,6 +18,11 @@ _DIRECT_MOVES: dict[Stage, frozenset[Stage]] = {
 }
 
 
+def allowed_direct_moves(current: Stage) -> frozenset[Stage]:
+    """The stages a version in ``current`` may move to without an approval."""
+    return _DIRECT_MOVES[current]
+
+
 def check_direct_move(current: Stage, target: Stage) -> None:
     """Raise unless ``current -> target`` may be done without an approval."""
     if target is Stage.PRODUCTION:

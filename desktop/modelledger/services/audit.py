@@ -23,9 +23,12 @@ class AuditService:
         entity_id: str | None = None,
         model_name: str | None = None,
         action_prefix: str | None = None,
+        actor: str | None = None,
+        search: str | None = None,
         limit: int = 100,
         before_seq: int | None = None,
     ) -> list[AuditEvent]:
+        """Newest first; ``search`` finds text in the reasons, in any case."""
         return self._db.read(
             lambda conn: audit_log.list_events(
                 conn,
@@ -33,10 +36,39 @@ class AuditService:
                 entity_id=entity_id,
                 model_name=model_name,
                 action_prefix=action_prefix,
+                actor=actor,
+                search=search,
                 limit=limit,
                 before_seq=before_seq,
             )
         )
+
+    def count_events(
+        self,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        model_name: str | None = None,
+        action_prefix: str | None = None,
+        actor: str | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many events ``list_events`` pages through with the same filters."""
+        return self._db.read(
+            lambda conn: audit_log.count_events(
+                conn,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                model_name=model_name,
+                action_prefix=action_prefix,
+                actor=actor,
+                search=search,
+            )
+        )
+
+    def actors(self) -> list[str]:
+        """Everyone who appears in the log, in name order."""
+        return self._db.read(audit_log.list_actors)
 
     def head_seq(self) -> int:
         """Number of the newest event; changes whenever anyone changes the workspace."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select
+from sqlalchemy import Connection, Select, func, insert, or_, select
 
 from modelledger.core.audit_chain import GENESIS_HASH, canonical_json, event_hash
 from modelledger.core.domain import Actor, AuditEvent
@@ -130,15 +130,61 @@ def list_events(
     entity_id: str | None = None,
     model_name: str | None = None,
     action_prefix: str | None = None,
+    actor: str | None = None,
+    search: str | None = None,
     limit: int = 100,
     before_seq: int | None = None,
 ) -> list[AuditEvent]:
     """Newest first, optionally filtered; page with ``before_seq``.
 
     ``model_name`` matches the model and everything under it (its versions and requests),
-    whose entity ids are ``model/...``.
+    whose entity ids are ``model/...``. ``search`` finds text anywhere in the reason, in any
+    case.
     """
-    query = select(*_COLUMNS).order_by(audit_events.c.seq.desc()).limit(limit)
+    query = _matching(
+        select(*_COLUMNS), entity_type=entity_type, entity_id=entity_id, model_name=model_name,
+        action_prefix=action_prefix, actor=actor, search=search,
+    ).order_by(audit_events.c.seq.desc()).limit(limit)
+    if before_seq is not None:
+        query = query.where(audit_events.c.seq < before_seq)
+    return [_event_from_row(row) for row in conn.execute(query)]
+
+
+def count_events(
+    conn: Connection,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    model_name: str | None = None,
+    action_prefix: str | None = None,
+    actor: str | None = None,
+    search: str | None = None,
+) -> int:
+    """How many events ``list_events`` would page through with the same filters."""
+    query = _matching(
+        select(func.count()).select_from(audit_events), entity_type=entity_type,
+        entity_id=entity_id, model_name=model_name, action_prefix=action_prefix, actor=actor,
+        search=search,
+    )
+    return conn.execute(query).scalar_one()
+
+
+def list_actors(conn: Connection) -> list[str]:
+    """Everyone who appears in the log, including people no longer in the users table."""
+    query = select(audit_events.c.actor).distinct().order_by(audit_events.c.actor)
+    return list(conn.execute(query).scalars())
+
+
+def _matching(
+    query: Select,
+    *,
+    entity_type: str | None,
+    entity_id: str | None,
+    model_name: str | None,
+    action_prefix: str | None,
+    actor: str | None,
+    search: str | None,
+) -> Select:
     if entity_type is not None:
         query = query.where(audit_events.c.entity_type == entity_type)
     if entity_id is not None:
@@ -152,9 +198,11 @@ def list_events(
         )
     if action_prefix is not None:
         query = query.where(audit_events.c.action.startswith(action_prefix, autoescape=True))
-    if before_seq is not None:
-        query = query.where(audit_events.c.seq < before_seq)
-    return [_event_from_row(row) for row in conn.execute(query)]
+    if actor is not None:
+        query = query.where(audit_events.c.actor == actor)
+    if search:
+        query = query.where(audit_events.c.reason.icontains(search, autoescape=True))
+    return query
 
 
 def head_seq(conn: Connection) -> int:

@@ -55,9 +55,10 @@ SHARING_MODE_TEXT = {
 class MainWindow(QMainWindow):
     workspace_opened = Signal()  # the workspace's pages are built and loading their data
 
-    def __init__(self, settings: AppSettings | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None, *, user: str | None = None) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
+        self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
         self.pages: dict[str, QWidget] = {}
         self._launcher = BackgroundWork(self)  # opens workspaces before a session exists
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {target}…")
         self._launcher.read(
             f"Opening {Path(target).name if '://' not in target else 'server database'}",
-            lambda control: Workspace.open(target, create=create),
+            lambda control: Workspace.open(target, create=create, user=self._user),
             on_success=lambda workspace: self._on_workspace_opened(workspace, target),
             on_failure=lambda error: self._on_workspace_open_failed(error, target))
 

@@ -25,6 +25,7 @@ from modelledger.ui.session import WorkspaceSession
 
 DEFAULT_PAGE_SIZE = 200
 Index = QModelIndex | QPersistentModelIndex
+ROOT = QModelIndex()  # the invisible parent of every row of a flat table
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,10 @@ class PagedTableModel(QAbstractTableModel):
 
     # -- Qt model interface ---------------------------------------------------------------------
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -146,10 +147,10 @@ class PagedTableModel(QAbstractTableModel):
             return self._columns[section].title
         return None
 
-    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
+    def canFetchMore(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and self._has_more and not self._fetching
 
-    def fetchMore(self, parent: Index = QModelIndex()) -> None:
+    def fetchMore(self, parent: Index = ROOT) -> None:
         if parent.isValid() or not self.canFetchMore():
             return
         generation = self._generation

@@ -81,7 +81,7 @@ class Task(QObject):
             result = job(self.control)
         except TaskCancelled:
             self._outcome_from_worker.emit(None, None, True)
-        except BaseException as error:  # noqa: BLE001 - every failure must reach the GUI
+        except BaseException as error:  # every failure must reach the GUI, even a bug
             self._outcome_from_worker.emit(None, error, False)
         else:
             self._outcome_from_worker.emit(result, None, False)

@@ -1,0 +1,45 @@
+"""Small dialogs shared by the pages."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class ReasonDialog(QDialog):
+    """Asks why: every lifecycle decision is recorded with a reason, so OK needs one."""
+
+    def __init__(self, title: str, question: str, parent: QWidget | None = None, *,
+                 action_text: str = "OK") -> None:
+        super().__init__(parent)
+        self.setObjectName("reasonDialog")
+        self.setWindowTitle(title)
+        self.setMinimumWidth(460)
+        prompt = QLabel(question)
+        prompt.setWordWrap(True)
+        self.reason_edit = QPlainTextEdit()
+        self.reason_edit.setPlaceholderText("Reason (recorded in the audit timeline)")
+        self.reason_edit.setTabChangesFocus(True)
+        self.reason_edit.setFixedHeight(90)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(action_text)
+        self.ok_button.setEnabled(False)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.reason_edit.textChanged.connect(
+            lambda: self.ok_button.setEnabled(bool(self.reason().strip())))
+        layout = QVBoxLayout(self)
+        layout.addWidget(prompt)
+        layout.addWidget(self.reason_edit)
+        layout.addWidget(self.buttons)
+
+    def reason(self) -> str:
+        return self.reason_edit.toPlainText().strip()
