@@ -1,23 +1,110 @@
+import sqlite3
 import subprocess
 import sys
 
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QTableWidget
+
+from modelledger.services.workspace import Workspace
+from modelledger.ui.app_settings import AppSettings
+from modelledger.ui.errors import CrashDialog, show_error
 from modelledger.ui.main_window import MainWindow
 
 
-def test_main_window_lists_the_inventory(qtbot, workspace):
-    workspace.registry.register_model("credit-risk", owner="carol", risk_tier="high")
-    workspace.registry.add_version("credit-risk")
-    window = MainWindow(workspace)
+def _open(qtbot, target) -> MainWindow:
+    window = MainWindow()
     qtbot.addWidget(window)
     window.show()
-    assert window.inventory.rowCount() == 1
-    cells = [window.inventory.item(0, c).text() for c in range(window.inventory.columnCount())]
-    assert cells[:5] == ["credit-risk", "carol", "high", "1", "—"]
-    qtbot.waitUntil(lambda: "intact" in window.chain_status_text(), timeout=5000)
-    workspace.registry.register_model("another")
-    window.refresh()
-    assert window.inventory.rowCount() == 2
-    qtbot.waitUntil(lambda: "events (1..4)" in window.chain_status_text(), timeout=5000)
+    with qtbot.waitSignal(window.workspace_opened, timeout=10_000):
+        window.open_workspace(str(target))
+    return window
+
+
+def test_window_opens_a_workspace_off_the_gui_thread_and_shows_where_and_who(
+        qtbot, workspace, workspace_path):
+    workspace.registry.register_model("credit-risk", owner="carol", risk_tier="high")
+    window = _open(qtbot, workspace_path)
+    assert [window.navigation.item(i).text() for i in range(window.navigation.count())] == [
+        "Portfolio", "Models", "Audit timeline", "Settings"]
+    status = window.workspace_label.text()
+    assert "team.db" in status and "Local file (WAL)" in status and "alice" in status
+    models = window.pages["Models"]
+    qtbot.waitUntil(lambda: models.inventory_model.rowCount() == 1, timeout=5000)
+    assert models.inventory_model.row(0).model.name == "credit-risk"
+    qtbot.waitUntil(lambda: "verified" in window.chain_label.text(), timeout=5000)
+    window.show_page("Audit timeline")
+    assert window.stack.currentWidget() is window.pages["Audit timeline"]
+    window.close()
+
+
+def test_last_workspace_recent_list_and_geometry_are_remembered(qtbot, workspace_path):
+    Workspace.open(workspace_path, create=True).close()
+    window = _open(qtbot, workspace_path)
+    window.resize(900, 650)
+    window.close()
+    settings = AppSettings()
+    assert settings.last_workspace() == str(workspace_path)
+    assert settings.recent_workspaces() == [str(workspace_path)]
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (900, 650)
+    assert again.welcome.recent_list.item(0).text() == str(workspace_path)
+    again.close()
+
+
+def test_a_workspace_from_a_newer_version_gets_a_clear_dialog_not_a_crash(
+        qtbot, workspace, workspace_path):
+    workspace.close()
+    with sqlite3.connect(workspace_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.open_workspace(str(workspace_path))
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QMessageBox),
+                    timeout=10_000)
+    box = QApplication.activeModalWidget()
+    assert box.objectName() == "knownErrorDialog"
+    assert box.windowTitle() == "Workspace from a newer ModelLedger"
+    assert "newer version of ModelLedger" in box.text()
+    box.close()
+    assert window.session is None and window.stack.currentWidget() is window.welcome
+    window.close()
+
+
+def test_a_bug_gets_a_crash_dialog_with_traceback_version_log_and_copy(qtbot):
+    import logging
+
+    from modelledger import __version__
+    from modelledger.logs import configure_logging
+
+    configure_logging()
+    logging.getLogger("modelledger.test").info("a line the report must carry")
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError as error:
+        dialog = show_error(None, error)
+    qtbot.addWidget(dialog)
+    assert isinstance(dialog, CrashDialog)
+    assert "RuntimeError: boom in a slot" in dialog.report
+    assert f"ModelLedger {__version__}" in dialog.report
+    assert "a line the report must carry" in dialog.report
+    dialog.copy_button.click()
+    assert QGuiApplication.clipboard().text() == dialog.report
+    dialog.close()
+
+
+def test_keyboard_shortcuts_dialog_lists_the_real_shortcuts(qtbot, workspace_path):
+    Workspace.open(workspace_path, create=True).close()
+    window = _open(qtbot, workspace_path)
+    window.show_shortcuts()
+    dialog = QApplication.activeModalWidget()
+    table = dialog.findChild(QTableWidget)
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["Import model version"] == "Ctrl+I"
+    assert rows["Find"] == "Ctrl+F"
+    dialog.close()
+    window.close()
 
 
 def test_launch_without_display_explains_instead_of_crashing(tmp_path):

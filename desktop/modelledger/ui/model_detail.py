@@ -341,7 +341,7 @@ class ModelDetailView(QWidget):
             f"{model.status.value} · last change {_when(model.updated_at)}")
         if previous is None or not self.overview_is_dirty():
             self._fill_overview()
-        elif previous.row_version != model.row_version:
+        elif previous.row_version != model.row_version and not self.conflict_banner.isVisible():
             self.conflict_banner.setText(
                 f"{model.name} was changed elsewhere while you were editing (now revision "
                 f"{model.row_version}). Saving will be refused; press “Discard changes” to see "
