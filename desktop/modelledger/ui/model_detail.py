@@ -126,7 +126,7 @@ class ModelDetailView(QWidget):
         self.model: RegisteredModel | None = None
         self._compare_dialog = None
         self._four_eyes = True
-        self._edited_row_version = 0
+        self._form_base: RegisteredModel | None = None  # the model whose values the form shows
         self._build_header()
         self._build_overview()
         self._build_tables()
@@ -294,6 +294,7 @@ class ModelDetailView(QWidget):
         if name != self.model_name:
             self.model_name = name
             self.model = None
+            self._form_base = None
             self.result_banner.hide()
             self.conflict_banner.hide()
             self.title_label.setText(f"<h2 style='margin:0'>{html.escape(name)}</h2>")
@@ -333,15 +334,15 @@ class ModelDetailView(QWidget):
     def _on_facts_loaded(self, name: str, model: RegisteredModel, four_eyes: bool) -> None:
         if name != self.model_name:
             return
-        previous = self.model
         self.model = model
         self._four_eyes = four_eyes
         self.facts_label.setText(
             f"owner <b>{html.escape(model.owner)}</b> · risk <b>{model.risk_tier.value}</b> · "
             f"{model.status.value} · last change {_when(model.updated_at)}")
-        if previous is None or not self.overview_is_dirty():
+        if self._form_base is None or not self.overview_is_dirty():
             self._fill_overview()
-        elif previous.row_version != model.row_version and not self.conflict_banner.isVisible():
+        elif (self._form_base.row_version != model.row_version
+              and not self.conflict_banner.isVisible()):
             self.conflict_banner.setText(
                 f"{model.name} was changed elsewhere while you were editing (now revision "
                 f"{model.row_version}). Saving will be refused; press “Discard changes” to see "
@@ -364,7 +365,7 @@ class ModelDetailView(QWidget):
         }
 
     def _stored_values(self) -> dict:
-        model = self.model
+        model = self._form_base
         return {
             "description": model.description, "owner": model.owner, "purpose": model.purpose,
             "intended_use": model.intended_use, "risk_tier": model.risk_tier,
@@ -372,13 +373,13 @@ class ModelDetailView(QWidget):
         }
 
     def overview_is_dirty(self) -> bool:
-        return self.model is not None and self._overview_values() != self._stored_values()
+        return self._form_base is not None and self._overview_values() != self._stored_values()
 
     def _fill_overview(self) -> None:
         model = self.model
         if model is None:
             return
-        self._edited_row_version = model.row_version
+        self._form_base = model
         self.description_edit.setPlainText(model.description)
         self.owner_edit.setText(model.owner)
         self.purpose_edit.setPlainText(model.purpose)
@@ -401,7 +402,7 @@ class ModelDetailView(QWidget):
         stored = self._stored_values()
         changes = {key: value for key, value in self._overview_values().items()
                    if value != stored[key]}
-        name, expected = self.model_name, self._edited_row_version
+        name, expected = self.model_name, self._form_base.row_version
         registry = self._registry
         self.save_button.setEnabled(False)
         self._session.work.write(
