@@ -12,6 +12,7 @@ from modelledger.core.comparison import (
     SECTION_PARAMETERS,
     SECTION_VERSION,
     compare_versions,
+    format_delta,
     format_value,
 )
 from modelledger.core.domain import ArtifactFormat, ArtifactRef, ModelVersion, Stage
@@ -202,3 +203,11 @@ def test_a_single_version_compares_with_itself_and_none_is_an_error():
 ])
 def test_format_value(value, text):
     assert format_value(value) == text
+
+
+@pytest.mark.parametrize(("delta", "baseline", "text"), [
+    (0.972 - 0.965, 0.965, "+0.007"), (-0.00816, 0.9964, "-0.0082"), (12.6, 3021.0, "+13"),
+    (0.00002, 0.95612, "+2e-05"), (0.5, 0.0, "+0.5"),
+])
+def test_format_delta_matches_the_precision_values_are_shown_with(delta, baseline, text):
+    assert format_delta(delta, baseline) == text

@@ -66,7 +66,7 @@ class ComparisonRow:
         delta = self.deltas[column]
         if delta is None or delta == 0:
             return self.texts[column]
-        return f"{self.texts[column]} ({format_delta(delta)})"
+        return f"{self.texts[column]} ({format_delta(delta, self.values[0])})"
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,20 @@ def format_value(value: Any, significant_digits: int | None = 4) -> str:
     return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
 
 
-def format_delta(delta: float) -> str:
-    return f"{delta:+.4g}"
+def format_delta(delta: float, baseline: float) -> str:
+    """The change, to the decimal places the baseline shows with four significant digits.
+
+    0.972 against 0.965 reads +0.007, not +0.006993: the extra digits are noise next to values
+    that are shown rounded. A change too small for those places keeps two significant digits.
+    """
+    if baseline != 0 and math.isfinite(baseline):
+        decimals = max(3 - math.floor(math.log10(abs(baseline))), 0)
+        text = f"{delta:+.{decimals}f}"
+        if decimals:
+            text = text.rstrip("0").rstrip(".")
+        if float(text) != 0:
+            return text
+    return f"{delta:+.2g}"
 
 
 def _exact_text(value: Any) -> str:
@@ -150,6 +162,12 @@ GENERAL_TEXTS: tuple[Formatter, ...] = (
     format_value,
     lambda value: format_value(value, 6),
     lambda value: format_value(value, 10),
+    _exact_text,
+)
+DATETIME_TEXTS: tuple[Formatter, ...] = (
+    format_value,
+    lambda value: f"{value.astimezone():%Y-%m-%d %H:%M:%S}",
+    lambda value: f"{value.astimezone():%Y-%m-%d %H:%M:%S.%f}",
     _exact_text,
 )
 HASH_TEXTS: tuple[Formatter, ...] = (lambda value: f"{value[:12]}…", _exact_text)
@@ -214,7 +232,7 @@ def _version_rows(versions: Sequence[ModelVersion]) -> list[ComparisonRow]:
         row("Estimator", lambda v: v.estimator_class, CLASS_NAME_TEXTS),
         row("Framework", lambda v: v.framework),
         row("Created by", lambda v: v.created_by),
-        row("Created at", lambda v: v.created_at),
+        row("Created at", lambda v: v.created_at, DATETIME_TEXTS),
         row("Parent version",
             lambda v: f"v{v.parent_version}" if v.parent_version is not None else None),
         row("Model file SHA-256", lambda v: v.artifact.sha256 if v.artifact else None,
