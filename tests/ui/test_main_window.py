@@ -40,14 +40,14 @@ def test_window_opens_a_workspace_off_the_gui_thread_and_shows_where_and_who(
 def test_last_workspace_recent_list_and_geometry_are_remembered(qtbot, workspace_path):
     Workspace.open(workspace_path, create=True).close()
     window = _open(qtbot, workspace_path)
-    window.resize(900, 650)
+    window.resize(798, 560)
     window.close()
     settings = AppSettings()
     assert settings.last_workspace() == str(workspace_path)
     assert settings.recent_workspaces() == [str(workspace_path)]
     again = MainWindow()
     qtbot.addWidget(again)
-    assert (again.width(), again.height()) == (900, 650)
+    assert (again.width(), again.height()) == (798, 560)
     assert again.welcome.recent_list.item(0).text() == str(workspace_path)
     again.close()
 

@@ -44,12 +44,6 @@ from modelledger.ui.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
 
-SHARING_MODE_TEXT = {
-    "local-wal": "Local file (WAL)",
-    "shared-file": "Shared file (rollback journal)",
-    "read-only": "Read-only",
-    "postgresql": "PostgreSQL server",
-}
 
 
 class MainWindow(QMainWindow):
@@ -197,7 +191,7 @@ class MainWindow(QMainWindow):
         self.session.work.unhandled_failure.connect(self.show_error)
         database = workspace.database
         self.setWindowTitle(f"{database.display_name} — ModelLedger")
-        mode = SHARING_MODE_TEXT.get(database.sharing_mode.value, database.sharing_mode.value)
+        mode = database.sharing_mode.value[:1].upper() + database.sharing_mode.value[1:]
         self.workspace_label.setText(
             f"{database.display_name}   ·   {mode}   ·   signed in as {workspace.actor.user}")
         self.workspace_label.setToolTip(str(database.sqlite_path or database.display_name))
@@ -224,11 +218,12 @@ class MainWindow(QMainWindow):
     def close_workspace(self) -> None:
         if self.session is None:
             return
+        # Workers first: a job still running must not report to a page being deleted.
+        self.session.close()
         for page in self.pages.values():
             self.stack.removeWidget(page)
             page.deleteLater()
         self.pages = {}
-        self.session.close()
         self.session.deleteLater()
         self.session = None
         self.chain_label.setText("")
@@ -344,7 +339,7 @@ class MainWindow(QMainWindow):
         self.session.work.read(
             "Exporting the inventory", lambda control: write_inventory_csv(registry, Path(path)),
             on_success=lambda count: self.statusBar().showMessage(
-                f"Exported {count} models to {path}", 8000))
+                f"Exported {count} models to {path}", 8000), context=self)
 
     def verify_chain(self) -> None:
         if self.session is None:

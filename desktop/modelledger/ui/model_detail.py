@@ -329,7 +329,7 @@ class ModelDetailView(QWidget):
         self._session.work.read(
             f"Loading {name}", lambda control: (registry.get_model(name),
                                                 registry.four_eyes_required()),
-            on_success=lambda result: self._on_facts_loaded(name, *result))
+            on_success=lambda result: self._on_facts_loaded(name, *result), context=self)
 
     def _on_facts_loaded(self, name: str, model: RegisteredModel, four_eyes: bool) -> None:
         if name != self.model_name:
@@ -507,7 +507,8 @@ class ModelDetailView(QWidget):
 
     def _run_action(self, label: str, job, describe) -> None:
         self._session.work.write(label, lambda control: job(),
-                                 on_success=lambda result: self._show_result(describe(result)))
+                                 on_success=lambda result: self._show_result(describe(result)),
+                                 context=self)
 
     def move_selected_version(self, target: Stage) -> ReasonDialog | None:
         version = self._single_selected_version()

@@ -96,7 +96,8 @@ class PagedTableModel(QAbstractTableModel):
         self._session.work.read(
             "Loading", lambda control: fetch(request),
             on_success=lambda page: self._on_reload_done(generation, page, limit),
-            on_failure=lambda error: self._on_load_failed(generation, error), quiet=True)
+            on_failure=lambda error: self._on_load_failed(generation, error), quiet=True,
+            context=self)
 
     def row(self, index: Index | int) -> Any:
         return self._rows[index if isinstance(index, int) else index.row()]
@@ -161,7 +162,8 @@ class PagedTableModel(QAbstractTableModel):
         self._session.work.read(
             "Loading more rows", lambda control: fetch(request),
             on_success=lambda page: self._on_more_done(generation, page),
-            on_failure=lambda error: self._on_load_failed(generation, error), quiet=True)
+            on_failure=lambda error: self._on_load_failed(generation, error), quiet=True,
+            context=self)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(self._columns) or self._columns[column].sort_key is None:

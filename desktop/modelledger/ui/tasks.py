@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,14 @@ class Task(QObject):
     _progress_from_worker = Signal(int, int, str)
     _outcome_from_worker = Signal(object, object, bool)
 
-    def __init__(self, label: str, parent: QObject | None = None, *, quiet: bool = False) -> None:
+    def __init__(self, label: str, parent: QObject | None = None, *, quiet: bool = False,
+                 context: QObject | None = None) -> None:
         super().__init__(parent)
         self.label = label
         self.quiet = quiet  # not announced in the status bar (routine polling)
+        # The widget the result is for: if it is gone when the result arrives (its page was
+        # closed), the result is dropped instead of reaching a deleted object.
+        self._context = context
         self.control = TaskControl(self._progress_from_worker.emit)
         self.is_finished = False
         self._progress_from_worker.connect(self._on_worker_progress)
@@ -99,7 +104,9 @@ class Task(QObject):
     def _on_worker_outcome(self, result: Any, error: BaseException | None,
                            was_cancelled: bool) -> None:
         self.is_finished = True
-        if was_cancelled:
+        if self._context is not None and not shiboken6.isValid(self._context):
+            log.debug("%s: finished after its widget was closed", self.label)
+        elif was_cancelled:
             log.info("%s: cancelled", self.label)
             self.cancelled.emit()
         elif error is not None:
@@ -126,16 +133,20 @@ class BackgroundWork(QObject):
         self._closed = False
 
     def write(self, label: str, job: Job, *, on_success: Callable[[Any], None] | None = None,
-              on_failure: Callable[[BaseException], None] | None = None) -> Task:
+              on_failure: Callable[[BaseException], None] | None = None,
+              context: QObject | None = None) -> Task:
         """Run a job that changes the workspace, after any earlier write has finished."""
-        task = self._start(self._write_lane, label, job, on_success, on_failure)
+        task = self._start(self._write_lane, label, job, on_success, on_failure,
+                           context=context)
         task.succeeded.connect(self.write_succeeded)
         return task
 
     def read(self, label: str, job: Job, *, on_success: Callable[[Any], None] | None = None,
              on_failure: Callable[[BaseException], None] | None = None,
-             quiet: bool = False) -> Task:
-        return self._start(self._read_lane, label, job, on_success, on_failure, quiet)
+             quiet: bool = False, context: QObject | None = None) -> Task:
+        """Run a job that only reads. ``context``: the widget the result is for (see Task)."""
+        return self._start(self._read_lane, label, job, on_success, on_failure, quiet=quiet,
+                           context=context)
 
     def running_labels(self) -> list[str]:
         return [task.label for task in self._running]
@@ -150,8 +161,11 @@ class BackgroundWork(QObject):
 
     def _start(self, lane: ThreadPoolExecutor, label: str, job: Job,
                on_success: Callable[[Any], None] | None,
-               on_failure: Callable[[BaseException], None] | None, quiet: bool = False) -> Task:
-        task = Task(label, self, quiet=quiet)
+               on_failure: Callable[[BaseException], None] | None, *, quiet: bool = False,
+               context: QObject | None = None) -> Task:
+        if context is None:
+            context = _owner_of(on_success) or _owner_of(on_failure)
+        task = Task(label, self, quiet=quiet, context=context)
         if on_success is not None:
             task.succeeded.connect(on_success)
         task.failed.connect(on_failure if on_failure is not None else self.unhandled_failure)
@@ -178,3 +192,9 @@ class BackgroundWork(QObject):
             self.activity_changed.emit(labels[0])
         else:
             self.activity_changed.emit(f"{labels[0]} (+{len(labels) - 1} more)")
+
+
+def _owner_of(callback: Callable | None) -> QObject | None:
+    """The QObject a bound-method callback belongs to, if any."""
+    owner = getattr(callback, "__self__", None)
+    return owner if isinstance(owner, QObject) else None
