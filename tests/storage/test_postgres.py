@@ -41,7 +41,8 @@ def test_lifecycle_and_chain_on_postgresql(pg_workspace):
     ws.registry.rollback("credit-risk", 1, "v2 regressed")
     stages = {v.version_number: v.stage for v in ws.registry.list_versions("credit-risk")}
     assert stages == {1: Stage.PRODUCTION, 2: Stage.ARCHIVED}
-    assert [s.model.name for s in ws.registry.list_models(InventoryFilter(search="CREDIT"))] == ["credit-risk"]
+    found = ws.registry.list_models(InventoryFilter(search="CREDIT"))
+    assert [s.model.name for s in found] == ["credit-risk"]
     report = ws.audit.verify()
     assert report.intact and report.events_checked > 10
 

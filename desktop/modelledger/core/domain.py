@@ -106,6 +106,9 @@ class InventoryFilter:
     status: ModelStatus | None = None
 
 
+EVERY_MODEL = InventoryFilter()
+
+
 @dataclass(frozen=True)
 class ArtifactRef:
     sha256: str

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from modelledger.core import lifecycle
 from modelledger.core.audit_chain import canonical_json, change_set
 from modelledger.core.domain import (
+    EVERY_MODEL,
     Actor,
     ArtifactFormat,
     ArtifactRef,
@@ -231,14 +232,14 @@ class RegistryService:
     def get_model(self, name: str) -> RegisteredModel:
         return self._db.read(lambda conn: repo.get_model(conn, name))
 
-    def list_models(self, inventory_filter: InventoryFilter = InventoryFilter(), *,
+    def list_models(self, inventory_filter: InventoryFilter = EVERY_MODEL, *,
                     sort_by: str = "name", descending: bool = False, limit: int | None = None,
                     offset: int = 0) -> list[ModelSummary]:
         return self._db.read(lambda conn: repo.list_model_summaries(
             conn, inventory_filter, sort_by=sort_by, descending=descending, limit=limit,
             offset=offset))
 
-    def count_models(self, inventory_filter: InventoryFilter = InventoryFilter()) -> int:
+    def count_models(self, inventory_filter: InventoryFilter = EVERY_MODEL) -> int:
         return self._db.read(lambda conn: repo.count_models(conn, inventory_filter))
 
     # -- versions -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy.sql import Select
 
 from modelledger.core.audit_chain import canonical_json
 from modelledger.core.domain import (
+    EVERY_MODEL,
     ArtifactFormat,
     ArtifactRef,
     InventoryFilter,
@@ -222,9 +223,11 @@ def _inventory_query(inventory_filter: InventoryFilter) -> tuple[Select, Any]:
     if search is not None:
         query = query.where(search)
     if inventory_filter.risk_tier is not None:
-        query = query.where(registered_models.c.risk_tier == RiskTier(inventory_filter.risk_tier).value)
+        risk_tier = RiskTier(inventory_filter.risk_tier).value
+        query = query.where(registered_models.c.risk_tier == risk_tier)
     if inventory_filter.status is not None:
-        query = query.where(registered_models.c.status == ModelStatus(inventory_filter.status).value)
+        status = ModelStatus(inventory_filter.status).value
+        query = query.where(registered_models.c.status == status)
     if inventory_filter.current_stage is not None:
         query = query.where(current_stage == Stage(inventory_filter.current_stage).value)
     return query, current_stage
@@ -232,7 +235,7 @@ def _inventory_query(inventory_filter: InventoryFilter) -> tuple[Select, Any]:
 
 def list_model_summaries(
     conn: Connection,
-    inventory_filter: InventoryFilter = InventoryFilter(),
+    inventory_filter: InventoryFilter = EVERY_MODEL,
     *,
     sort_by: str = "name",
     descending: bool = False,
@@ -259,7 +262,7 @@ def list_model_summaries(
     ]
 
 
-def count_models(conn: Connection, inventory_filter: InventoryFilter = InventoryFilter()) -> int:
+def count_models(conn: Connection, inventory_filter: InventoryFilter = EVERY_MODEL) -> int:
     query, _ = _inventory_query(inventory_filter)
     return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
