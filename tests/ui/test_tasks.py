@@ -30,7 +30,9 @@ def test_results_progress_and_failures_arrive_on_the_gui_thread(qtbot):
         pass
     assert isinstance(failures[0], ZeroDivisionError)
     work.shutdown()
-    work.deleteLater()  # let Qt delete it: a garbage-collected QObject with pending child events crashes PySide
+    # Qt must delete it: garbage-collecting a QObject whose children have pending events
+    # crashes PySide (in the application every BackgroundWork has a parent).
+    work.deleteLater()
 
 
 def test_cancel_stops_a_job_at_its_next_progress_report(qtbot):
