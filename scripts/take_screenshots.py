@@ -1,0 +1,75 @@
+"""Screenshots of each main screen on the demo workspace, for the README.
+
+Run under a real X server (Xvfb), not offscreen, so fonts and styles are what users see:
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/take_screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+OUTPUT = Path(__file__).resolve().parents[1] / "resources" / "screenshots"
+
+
+def main() -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="modelledger-shots-"))
+    os.environ["MODELLEDGER_CONFIG_DIR"] = str(scratch / "config")
+    os.environ["MODELLEDGER_LOG_DIR"] = str(scratch / "logs")
+    os.environ.setdefault("MODELLEDGER_USER", "bob")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from modelledger.services.demo import create_demo_workspace
+    from modelledger.services.workspace import Workspace
+    from modelledger.ui.compare_dialog import CompareVersionsDialog
+    from modelledger.ui.import_wizard import ImportWizard
+    from modelledger.ui.main_window import MainWindow
+
+    app = QApplication(sys.argv)
+    app.setApplicationName("ModelLedger")
+    demo = create_demo_workspace(scratch / "demo" / "modelledger-demo.db")
+
+    def settle(milliseconds: int = 700) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(milliseconds, loop.quit)
+        loop.exec()
+
+    def shoot(widget, name: str) -> None:
+        settle()
+        path = OUTPUT / f"{name}.png"
+        widget.grab().save(str(path))
+        print(f"wrote {path}")
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    shoot(window, "welcome")
+    window.set_workspace(Workspace.open(demo), str(demo))
+    for page in ("Portfolio", "Models", "Audit timeline", "Settings"):
+        window.show_page(page)
+        shoot(window, page.lower().replace(" ", "-"))
+    window.show_model("breast-cancer-screening")
+    detail = window.pages["Models"].detail
+    shoot(window, "model-overview")
+    detail.tabs.setCurrentIndex(1)
+    shoot(window, "model-versions")
+    detail.versions_table.selectAll()
+    detail.compare_selected_versions()
+    compare = window.findChild(CompareVersionsDialog)
+    compare.resize(960, 640)
+    shoot(compare, "compare-versions")
+    compare.close()
+    window.start_register_model()
+    wizard = window.findChild(ImportWizard)
+    shoot(wizard, "import-wizard")
+    wizard.close()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
