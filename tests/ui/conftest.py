@@ -30,3 +30,11 @@ def write_and_wait(qtbot, session: WorkspaceSession, job, timeout: int = 10_000)
         pass
     assert results, "the write failed"
     return results[0]
+
+
+def catch_up(qtbot, session):
+    """Let the session see writes the test made before opening a page, so they do not reach
+    the page later as a change and reload it in the middle of the test."""
+    qtbot.waitUntil(lambda: not session.work.running_labels())
+    session.check_for_changes()
+    qtbot.waitUntil(lambda: not session.work.running_labels())

@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
             QListWidgetItem(title, self.navigation)
         self.pages["Portfolio"].model_requested.connect(self.show_model)
         self.pages["Audit timeline"].model_requested.connect(self.show_model)
+        self.pages["Audit timeline"].chain_verified.connect(self._on_chain_verified)
         self._enable_workspace_actions(True)
         self.navigation.show()
         self.navigation.setCurrentRow(1)
@@ -342,12 +343,11 @@ class MainWindow(QMainWindow):
                 f"Exported {count} models to {path}", 8000), context=self)
 
     def verify_chain(self) -> None:
+        """Verify on the audit page, which shows the details; the status bar shows the verdict."""
         if self.session is None:
             return
         self.chain_label.setText("Checking the audit chain…")
-        self.session.work.read("Verifying the audit chain",
-                               lambda control: self.session.workspace.audit.verify(),
-                               on_success=self._on_chain_verified)
+        self.pages["Audit timeline"].verify_chain()
 
     def _on_chain_verified(self, report: ChainReport) -> None:
         if report.intact:
