@@ -111,3 +111,26 @@ def test_rollback_and_archive_from_the_detail_page(qtbot, workspace):
     qtbot.waitUntil(lambda: history.rowCount() and history.row(0).version_number == 3
                     and history.row(0).to_stage is Stage.ARCHIVED, timeout=5000)
     window.close()
+
+
+def test_every_table_of_the_model_page_and_portfolio_passes_the_model_tester(
+        qtbot, qtmodeltester, workspace):
+    registry = workspace.registry
+    registry.register_model("churn")
+    for number in (1, 2):
+        registry.add_version("churn", metrics={"auc": 0.7 + number / 100})
+    registry.move_to_stage("churn", 2, Stage.STAGING, "validated")
+    registry.request_promotion("churn", 2, "ship it")
+    window = _window_for(qtbot, workspace, "bob")
+    detail = _open_detail(qtbot, window, "churn", 2)
+    portfolio = window.pages["Portfolio"]
+    tables = {
+        "versions": detail.versions_model, "history": detail.history_model,
+        "requests": detail.requests_model, "activity": detail.activity_model,
+        "pending": portfolio.pending_model, "recent": portfolio.activity_model,
+    }
+    for name, model in tables.items():
+        qtbot.waitUntil(lambda m=model: m.rowCount() > 0 and not m.is_loading(), timeout=5000)
+        qtmodeltester.check(model)
+    assert detail.requests_model.row(0).status is RequestStatus.PENDING
+    window.close()
