@@ -124,12 +124,9 @@ def test_every_table_of_the_model_page_and_portfolio_passes_the_model_tester(
     window = _window_for(qtbot, workspace, "bob")
     detail = _open_detail(qtbot, window, "churn", 2)
     portfolio = window.pages["Portfolio"]
-    tables = {
-        "versions": detail.versions_model, "history": detail.history_model,
-        "requests": detail.requests_model, "activity": detail.activity_model,
-        "pending": portfolio.pending_model, "recent": portfolio.activity_model,
-    }
-    for name, model in tables.items():
+    tables = (detail.versions_model, detail.history_model, detail.requests_model,
+              detail.activity_model, portfolio.pending_model, portfolio.activity_model)
+    for model in tables:
         qtbot.waitUntil(lambda m=model: m.rowCount() > 0 and not m.is_loading(), timeout=5000)
         qtmodeltester.check(model)
     assert detail.requests_model.row(0).status is RequestStatus.PENDING
