@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelledger import __version__
-from modelledger.core.domain import InventoryFilter, RequestStatus, RiskTier, Role, Stage
+from modelledger.core.domain import (
+    EventFilter,
+    InventoryFilter,
+    RequestStatus,
+    RiskTier,
+    Role,
+    Stage,
+)
 from modelledger.core.errors import InvalidInputError, ModelLedgerError
 
 WORKSPACE_ENV = "MODELLEDGER_WORKSPACE"
@@ -395,7 +402,7 @@ def _audit_verify(ws, args) -> int:
 
 
 def _audit_list(ws, args) -> int:
-    events = ws.audit.list_events(limit=args.limit, model_name=args.model)
+    events = ws.audit.list_events(EventFilter(model_name=args.model), limit=args.limit)
     if args.json:
         for event in events:
             print(json.dumps(event.__dict__, ensure_ascii=False))

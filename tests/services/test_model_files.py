@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skops.io import dump
 
-from modelledger.core.domain import ArtifactFormat
+from modelledger.core.domain import ArtifactFormat, EventFilter
 from modelledger.core.errors import (
     ArtifactIntegrityError,
     InvalidModelFileError,
@@ -93,7 +93,7 @@ def test_trusted_pickle_loads_and_trust_is_audited(workspace, tmp_path, fitted):
         workspace.registry.load_model("m", 1)
     workspace.registry.trust_artifact("m", 1, "built by our own training job #42")
     assert workspace.registry.load_model("m", 1).get_params()["logisticregression__C"] == 0.7
-    event = workspace.audit.list_events(action_prefix="artifact.trusted")[0]
+    event = workspace.audit.list_events(EventFilter(action_prefix="artifact.trusted"))[0]
     assert event.reason == "built by our own training job #42" and event.actor == "alice"
 
 

@@ -1,6 +1,13 @@
 import pytest
 
-from modelledger.core.domain import InventoryFilter, ModelStatus, RequestStatus, RiskTier, Stage
+from modelledger.core.domain import (
+    EventFilter,
+    InventoryFilter,
+    ModelStatus,
+    RequestStatus,
+    RiskTier,
+    Stage,
+)
 from modelledger.core.errors import (
     ConcurrentEditError,
     FourEyesError,
@@ -57,7 +64,7 @@ def test_turning_four_eyes_off_is_audited_and_allows_self_approval(workspace):
     workspace.registry.set_four_eyes_required(False, "I work alone on this workspace")
     request = workspace.registry.request_promotion("credit-risk", 1, "ready")
     assert workspace.registry.approve_promotion(request.id, "ok").stage is Stage.PRODUCTION
-    setting_events = workspace.audit.list_events(action_prefix="settings.")
+    setting_events = workspace.audit.list_events(EventFilter(action_prefix="settings."))
     assert setting_events[0].after == '{"four_eyes_required":false}'
     assert setting_events[0].reason == "I work alone on this workspace"
 
@@ -146,7 +153,7 @@ def test_audit_chain_intact_after_many_operations(workspace):
 def test_approval_event_records_independence(workspace):
     staged(workspace)
     promote(workspace, workspace.as_user("bob"), "credit-risk", 1)
-    event = workspace.audit.list_events(action_prefix="promotion.approved")[0]
+    event = workspace.audit.list_events(EventFilter(action_prefix="promotion.approved"))[0]
     assert '"approver_is_requester":false' in event.after
     assert '"requested_by":"alice"' in event.after
     assert event.actor == "bob"

@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 from PySide6.QtCore import Qt, QUrl
 
-from modelledger.core.domain import Role, Stage
+from modelledger.core.domain import EventFilter, Role, Stage
 from modelledger.services.workspace import Workspace
 from modelledger.ui.audit_page import BROKEN_COLOUR, AuditPage, event_html, model_of
 from tests.ui.conftest import catch_up, write_and_wait
@@ -190,7 +190,8 @@ def test_paging_a_filtered_timeline_does_not_skip_or_repeat(qtbot, open_page, wo
     while page.events.canFetchMore():
         page.events.fetchMore()
         qtbot.waitUntil(lambda: not page.events.is_loading())
-    expected = [event.seq for event in workspace.audit.list_events(model_name="m", limit=100)]
+    about_m = workspace.audit.list_events(EventFilter(model_name="m"), limit=100)
+    expected = [event.seq for event in about_m]
     assert [event.seq for event in shown(page)] == expected
     assert len(expected) == 9
 

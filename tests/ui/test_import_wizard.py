@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QDialog, QLabel, QW
 from sklearn.linear_model import LogisticRegression
 from skops.io import dump
 
-from modelledger.core.domain import ArtifactFormat, RiskTier
+from modelledger.core.domain import ArtifactFormat, EventFilter, RiskTier
 from modelledger.core.errors import InvalidInputError
 from modelledger.ui.import_wizard import (
     COPYING_TEXT,
@@ -197,7 +197,7 @@ def test_pickle_is_stored_unopened_unless_trusted(qtbot, session, open_wizard, s
     click(wizard, Button.NextButton)
     trusted = run_import(qtbot, wizard)
     assert trusted.version_number == 2 and trusted.parameters["C"] == 0.7
-    events = session.workspace.audit.list_events(action_prefix="artifact.trusted")
+    events = session.workspace.audit.list_events(EventFilter(action_prefix="artifact.trusted"))
     assert [(event.entity_id, event.reason) for event in events] == [
         (trusted.artifact.sha256, "trained by our team")]
 

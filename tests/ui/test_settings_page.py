@@ -3,7 +3,7 @@
 import pytest
 from PySide6.QtCore import Qt
 
-from modelledger.core.domain import Role
+from modelledger.core.domain import EventFilter, Role
 from modelledger.services.workspace import Workspace
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.settings_page import SettingsPage
@@ -67,7 +67,7 @@ def test_turning_four_eyes_off_asks_why_and_is_audited(qtbot, open_page, workspa
     qtbot.keyClicks(dialog.reason_edit, "two-person team this quarter")
     click(qtbot, dialog.ok_button)
     qtbot.waitUntil(lambda: not workspace.registry.four_eyes_required())
-    event = workspace.audit.list_events(action_prefix="settings.", limit=1)[0]
+    event = workspace.audit.list_events(EventFilter(action_prefix="settings."), limit=1)[0]
     assert (event.entity_id, event.reason, event.actor) == (
         "four_eyes_required", "two-person team this quarter", "alice")
     qtbot.waitUntil(page.four_eyes_check.isEnabled)
@@ -125,7 +125,7 @@ def test_adding_a_person_appears_in_the_table_and_the_log(qtbot, open_page, team
     qtbot.keyClicks(dialog.reason_edit, "owns the credit models")
     click(qtbot, dialog.ok_button)
     qtbot.waitUntil(lambda: ("carol", "Carol Nguyen", "Owner") in user_rows(page))
-    event = team.audit.list_events(action_prefix="user.", limit=1)[0]
+    event = team.audit.list_events(EventFilter(action_prefix="user."), limit=1)[0]
     assert (event.action, event.entity_id, event.reason) == (
         "user.created", "carol", "owns the credit models")
     assert page.selected_user().name == "carol"

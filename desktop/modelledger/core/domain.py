@@ -110,6 +110,22 @@ EVERY_MODEL = InventoryFilter()
 
 
 @dataclass(frozen=True)
+class EventFilter:
+    """Which audit events to read: every field set narrows them, all applied in SQL."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    # The model and everything under it: its versions and requests, whose ids are "model/...".
+    model_name: str | None = None
+    action_prefix: str | None = None
+    actor: str | None = None
+    search: str | None = None  # text anywhere in the reason, in any case
+
+
+EVERY_EVENT = EventFilter()
+
+
+@dataclass(frozen=True)
 class ArtifactRef:
     sha256: str
     size_bytes: int

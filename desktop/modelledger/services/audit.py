@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelledger.core.audit_chain import ChainReport, verify_chain
-from modelledger.core.domain import AuditEvent
+from modelledger.core.domain import EVERY_EVENT, AuditEvent, EventFilter
 from modelledger.storage import audit_log
 from modelledger.storage.database import Database
 
@@ -16,55 +16,15 @@ class AuditService:
         """Walk the whole chain and name the first broken event, if any."""
         return self._db.read(lambda conn: verify_chain(audit_log.iter_events(conn)))
 
-    def list_events(
-        self,
-        *,
-        entity_type: str | None = None,
-        entity_id: str | None = None,
-        model_name: str | None = None,
-        action_prefix: str | None = None,
-        actor: str | None = None,
-        search: str | None = None,
-        limit: int = 100,
-        before_seq: int | None = None,
-    ) -> list[AuditEvent]:
-        """Newest first; ``search`` finds text in the reasons, in any case."""
-        return self._db.read(
-            lambda conn: audit_log.list_events(
-                conn,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                model_name=model_name,
-                action_prefix=action_prefix,
-                actor=actor,
-                search=search,
-                limit=limit,
-                before_seq=before_seq,
-            )
-        )
+    def list_events(self, event_filter: EventFilter = EVERY_EVENT, *, limit: int = 100,
+                    before_seq: int | None = None) -> list[AuditEvent]:
+        """Newest first; page with ``before_seq``."""
+        return self._db.read(lambda conn: audit_log.list_events(
+            conn, event_filter, limit=limit, before_seq=before_seq))
 
-    def count_events(
-        self,
-        *,
-        entity_type: str | None = None,
-        entity_id: str | None = None,
-        model_name: str | None = None,
-        action_prefix: str | None = None,
-        actor: str | None = None,
-        search: str | None = None,
-    ) -> int:
-        """How many events ``list_events`` pages through with the same filters."""
-        return self._db.read(
-            lambda conn: audit_log.count_events(
-                conn,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                model_name=model_name,
-                action_prefix=action_prefix,
-                actor=actor,
-                search=search,
-            )
-        )
+    def count_events(self, event_filter: EventFilter = EVERY_EVENT) -> int:
+        """How many events ``list_events`` pages through with the same filter."""
+        return self._db.read(lambda conn: audit_log.count_events(conn, event_filter))
 
     def actors(self) -> list[str]:
         """Everyone who appears in the log, in name order."""

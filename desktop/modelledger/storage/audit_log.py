@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, insert, or_, select
 
 from modelledger.core.audit_chain import GENESIS_HASH, canonical_json, event_hash
-from modelledger.core.domain import Actor, AuditEvent
+from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter
 from modelledger.storage.tables import audit_events
 
 _COLUMNS = (
@@ -125,47 +125,22 @@ def iter_events(conn: Connection, *, batch_size: int = 20_000) -> Iterator[Audit
 
 def list_events(
     conn: Connection,
+    event_filter: EventFilter = EVERY_EVENT,
     *,
-    entity_type: str | None = None,
-    entity_id: str | None = None,
-    model_name: str | None = None,
-    action_prefix: str | None = None,
-    actor: str | None = None,
-    search: str | None = None,
     limit: int = 100,
     before_seq: int | None = None,
 ) -> list[AuditEvent]:
-    """Newest first, optionally filtered; page with ``before_seq``.
-
-    ``model_name`` matches the model and everything under it (its versions and requests),
-    whose entity ids are ``model/...``. ``search`` finds text anywhere in the reason, in any
-    case.
-    """
-    query = _matching(
-        select(*_COLUMNS), entity_type=entity_type, entity_id=entity_id, model_name=model_name,
-        action_prefix=action_prefix, actor=actor, search=search,
-    ).order_by(audit_events.c.seq.desc()).limit(limit)
+    """Newest first, optionally filtered; page with ``before_seq``."""
+    query = _matching(select(*_COLUMNS), event_filter)
+    query = query.order_by(audit_events.c.seq.desc()).limit(limit)
     if before_seq is not None:
         query = query.where(audit_events.c.seq < before_seq)
     return [_event_from_row(row) for row in conn.execute(query)]
 
 
-def count_events(
-    conn: Connection,
-    *,
-    entity_type: str | None = None,
-    entity_id: str | None = None,
-    model_name: str | None = None,
-    action_prefix: str | None = None,
-    actor: str | None = None,
-    search: str | None = None,
-) -> int:
-    """How many events ``list_events`` would page through with the same filters."""
-    query = _matching(
-        select(func.count()).select_from(audit_events), entity_type=entity_type,
-        entity_id=entity_id, model_name=model_name, action_prefix=action_prefix, actor=actor,
-        search=search,
-    )
+def count_events(conn: Connection, event_filter: EventFilter = EVERY_EVENT) -> int:
+    """How many events ``list_events`` would page through with the same filter."""
+    query = _matching(select(func.count()).select_from(audit_events), event_filter)
     return conn.execute(query).scalar_one()
 
 
@@ -175,33 +150,26 @@ def list_actors(conn: Connection) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def _matching(
-    query: Select,
-    *,
-    entity_type: str | None,
-    entity_id: str | None,
-    model_name: str | None,
-    action_prefix: str | None,
-    actor: str | None,
-    search: str | None,
-) -> Select:
-    if entity_type is not None:
-        query = query.where(audit_events.c.entity_type == entity_type)
-    if entity_id is not None:
-        query = query.where(audit_events.c.entity_id == entity_id)
-    if model_name is not None:
+def _matching(query: Select, event_filter: EventFilter) -> Select:
+    if event_filter.entity_type is not None:
+        query = query.where(audit_events.c.entity_type == event_filter.entity_type)
+    if event_filter.entity_id is not None:
+        query = query.where(audit_events.c.entity_id == event_filter.entity_id)
+    if event_filter.model_name is not None:
+        model_name = event_filter.model_name
         query = query.where(
             or_(
                 audit_events.c.entity_id == model_name,
                 audit_events.c.entity_id.startswith(f"{model_name}/", autoescape=True),
             )
         )
-    if action_prefix is not None:
-        query = query.where(audit_events.c.action.startswith(action_prefix, autoescape=True))
-    if actor is not None:
-        query = query.where(audit_events.c.actor == actor)
-    if search:
-        query = query.where(audit_events.c.reason.icontains(search, autoescape=True))
+    if event_filter.action_prefix is not None:
+        query = query.where(
+            audit_events.c.action.startswith(event_filter.action_prefix, autoescape=True))
+    if event_filter.actor is not None:
+        query = query.where(audit_events.c.actor == event_filter.actor)
+    if event_filter.search:
+        query = query.where(audit_events.c.reason.icontains(event_filter.search, autoescape=True))
     return query
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from modelledger.core.audit_chain import ChainReport
-from modelledger.core.domain import AuditEvent
+from modelledger.core.domain import EVERY_EVENT, AuditEvent, EventFilter
 from modelledger.services.audit import AuditService
 from modelledger.services.workspace import Workspace
 from modelledger.ui.session import WorkspaceSession
@@ -63,33 +62,16 @@ INTACT_COLOUR = "#1b7f3b"
 BROKEN_COLOUR = "#b00020"
 
 
-@dataclass(frozen=True)
-class TimelineFilter:
-    """What the timeline shows; every field set narrows it."""
-
-    model_name: str | None = None
-    action_prefix: str | None = None
-    actor: str | None = None
-    search: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self != TimelineFilter()
-
-
-def fetch_timeline_page(audit: AuditService, timeline_filter: TimelineFilter,
+def fetch_timeline_page(audit: AuditService, timeline_filter: EventFilter,
                         request: PageRequest) -> Page:
     """One page of events older than the last loaded one; runs on the read lane.
 
     Only the first page is counted: the count costs a pass over the matching rows, and later
     pages only need to know whether they came back full.
     """
-    filters = {"model_name": timeline_filter.model_name,
-               "action_prefix": timeline_filter.action_prefix,
-               "actor": timeline_filter.actor, "search": timeline_filter.search}
     before_seq = request.last_row.seq if request.last_row is not None else None
-    events = audit.list_events(**filters, limit=request.limit, before_seq=before_seq)
-    total = audit.count_events(**filters) if before_seq is None else None
+    events = audit.list_events(timeline_filter, limit=request.limit, before_seq=before_seq)
+    total = audit.count_events(timeline_filter) if before_seq is None else None
     return Page(events, total)
 
 
@@ -176,7 +158,7 @@ class AuditPage(QWidget):
         super().__init__(parent)
         self.setObjectName("auditPage")
         self._session = session
-        self._filter = TimelineFilter()
+        self._filter = EVERY_EVENT
         self._model_names: set[str] = set()
         self._selected_seq: int | None = None
         self._verifying = False
@@ -351,7 +333,7 @@ class AuditPage(QWidget):
     def chain_status_text(self) -> str:
         return self.chain_label.text()
 
-    def current_filter(self) -> TimelineFilter:
+    def current_filter(self) -> EventFilter:
         return self._filter
 
     def selected_event(self) -> AuditEvent | None:
@@ -371,11 +353,11 @@ class AuditPage(QWidget):
 
     # -- filters --------------------------------------------------------------------------------
 
-    def _fetch_for(self, timeline_filter: TimelineFilter):
+    def _fetch_for(self, timeline_filter: EventFilter):
         return partial(fetch_timeline_page, self._session.workspace.audit, timeline_filter)
 
-    def _filter_from_widgets(self) -> TimelineFilter:
-        return TimelineFilter(
+    def _filter_from_widgets(self) -> EventFilter:
+        return EventFilter(
             model_name=self.model_filter.currentText().strip() or None,
             action_prefix=self.action_filter.currentData(),
             actor=self.actor_filter.currentData(),
@@ -385,7 +367,7 @@ class AuditPage(QWidget):
     def _apply_filters(self) -> None:
         self._search_delay.stop()
         wanted = self._filter_from_widgets()
-        self.clear_filters_button.setEnabled(wanted.active)
+        self.clear_filters_button.setEnabled(wanted != EVERY_EVENT)
         if wanted == self._filter:
             return
         self._filter = wanted
@@ -457,7 +439,7 @@ class AuditPage(QWidget):
 
     def _update_count(self) -> None:
         loaded, total = self.events.rowCount(), self.events.total()
-        noun = "matching event" if self._filter.active else "event"
+        noun = "matching event" if self._filter != EVERY_EVENT else "event"
         if total is None:
             text = f"{loaded} {noun}s loaded"
         else:
@@ -469,7 +451,7 @@ class AuditPage(QWidget):
     def _update_placeholder(self) -> None:
         if self.events.is_loading() and self.events.rowCount() == 0:
             text = "Loading the audit timeline…"
-        elif self._filter.active:
+        elif self._filter != EVERY_EVENT:
             text = "No events match these filters.\nClear the filters to see every event."
         else:
             text = ("No events yet.\nEvery change to this workspace — models, versions, stage "

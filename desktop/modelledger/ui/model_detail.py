@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from modelledger.core import lifecycle
 from modelledger.core.domain import (
+    EventFilter,
     ModelStatus,
     ModelVersion,
     PromotionRequest,
@@ -309,7 +310,7 @@ class ModelDetailView(QWidget):
                 lambda r: Page(registry.list_promotion_requests(model_name=name), None))
             audit = self._session.workspace.audit
             self.activity_model.set_fetch_page(lambda r: Page(audit.list_events(
-                model_name=name, limit=r.limit,
+                EventFilter(model_name=name), limit=r.limit,
                 before_seq=r.last_row.seq if r.last_row else None), None))
             self._load_facts()
         else:
