@@ -13,14 +13,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QTabWidget,
     QTextBrowser,
     QToolButton,
@@ -49,6 +47,7 @@ from modelledger.ui.table_models import (
     PagedTableModel,
     PageRequest,
     foreground_for_stage,
+    record_table,
 )
 
 
@@ -98,20 +97,6 @@ ACTIVITY_COLUMNS = (
     Column("About", lambda e: e.entity_id),
     Column("Reason", lambda e: e.reason, tooltip=lambda e: e.reason),
 )
-
-
-def _table(model: PagedTableModel) -> QTableView:
-    table = QTableView()
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.verticalHeader().setVisible(False)
-    table.setShowGrid(False)
-    table.setWordWrap(False)
-    table.horizontalHeader().setStretchLastSection(True)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return table
 
 
 class ModelDetailView(QWidget):
@@ -264,7 +249,7 @@ class ModelDetailView(QWidget):
             self._session, REQUEST_COLUMNS, self._empty_fetch, key=lambda r: r.id, parent=self)
         self.activity_model = PagedTableModel(
             self._session, ACTIVITY_COLUMNS, self._empty_fetch, key=lambda e: e.seq, parent=self)
-        self.versions_table = _table(self.versions_model)
+        self.versions_table = record_table(self.versions_model)
         self.versions_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.versions_table.selectionModel().selectionChanged.connect(
             self._on_versions_selection_changed)
@@ -274,11 +259,11 @@ class ModelDetailView(QWidget):
         self.versions_splitter.addWidget(self.versions_table)
         self.versions_splitter.addWidget(self.version_details)
         self.versions_splitter.setSizes([220, 320])
-        self.history_table = _table(self.history_model)
-        self.requests_table = _table(self.requests_model)
+        self.history_table = record_table(self.history_model)
+        self.requests_table = record_table(self.requests_model)
         self.requests_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.requests_table.selectionModel().selectionChanged.connect(self._update_actions)
-        self.activity_table = _table(self.activity_model)
+        self.activity_table = record_table(self.activity_model)
         for model in (self.versions_model, self.history_model, self.requests_model):
             model.loaded.connect(self._update_actions)
             model.load_failed.connect(self._session.work.unhandled_failure)

@@ -7,12 +7,10 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +24,7 @@ from modelledger.ui.table_models import (
     PagedTableModel,
     PageRequest,
     foreground_for_stage,
+    record_table,
 )
 
 SEARCH_DELAY_MILLISECONDS = 250
@@ -94,19 +93,10 @@ class ModelsPage(QWidget):
         self.inventory_model = PagedTableModel(session, INVENTORY_COLUMNS, self._fetch_page(),
                                                key=lambda s: s.model.name, sort_key="name",
                                                parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.inventory_model)
+        self.table = record_table(self.inventory_model)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setShowGrid(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         for column, width in enumerate((240, 110, 170, 110, 90, 80, 80)):
             self.table.setColumnWidth(column, width)
         self.table.activated.connect(self._on_table_activated)

@@ -7,20 +7,24 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from modelledger.core.domain import ModelStatus, RequestStatus, RiskTier, Stage
 from modelledger.ui.session import WorkspaceSession
-from modelledger.ui.table_models import STAGE_COLOURS, Column, Page, PagedTableModel
+from modelledger.ui.table_models import (
+    STAGE_COLOURS,
+    Column,
+    Page,
+    PagedTableModel,
+    record_table,
+)
 
 RECENT_EVENTS = 25
 
@@ -96,20 +100,6 @@ def _breakdown(title: str, counts: dict[str, int], order: list[str],
 RISK_COLOURS = {"low": "#6a9f58", "medium": "#d4a017", "high": "#e07b39", "critical": "#b00020"}
 
 
-def _table(model: PagedTableModel) -> QTableView:
-    table = QTableView()
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.setShowGrid(False)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.horizontalHeader().setStretchLastSection(True)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    return table
-
-
 class PortfolioPage(QWidget):
     model_requested = Signal(str)
     counts_loaded = Signal(object)
@@ -144,8 +134,9 @@ class PortfolioPage(QWidget):
             session, ACTIVITY_COLUMNS,
             lambda request: Page(audit.list_events(limit=RECENT_EVENTS), None),
             key=lambda e: e.seq, page_size=RECENT_EVENTS, parent=self)
-        self.pending_table = _table(self.pending_model)
-        self.activity_table = _table(self.activity_model)
+        fit_contents = QHeaderView.ResizeMode.ResizeToContents
+        self.pending_table = record_table(self.pending_model, resize_mode=fit_contents)
+        self.activity_table = record_table(self.activity_model, resize_mode=fit_contents)
         self.pending_table.activated.connect(
             lambda index: self._open_model(self.pending_model.row(index).model_name))
         self.pending_table.doubleClicked.connect(

@@ -20,6 +20,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from modelledger.ui.session import WorkspaceSession
 
@@ -209,6 +210,23 @@ class PagedTableModel(QAbstractTableModel):
             return
         self._fetching = False
         self.load_failed.emit(error)
+
+
+def record_table(model: PagedTableModel, *,
+                 resize_mode: QHeaderView.ResizeMode = QHeaderView.ResizeMode.Interactive
+                 ) -> QTableView:
+    """A read-only view of whole records: rows are selected whole, one line per record."""
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().setVisible(False)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.horizontalHeader().setSectionResizeMode(resize_mode)
+    return table
 
 
 def foreground_for_stage(stage: str | None) -> str | None:
