@@ -47,6 +47,7 @@ class ArtifactFormat(enum.StrEnum):
     JOBLIB = "joblib"
     ONNX = "onnx"
     OTHER = "other"
+    DATASET = "dataset"  # a monitor's reference data, stored as Parquet
 
     @property
     def executes_code_on_load(self) -> bool:

@@ -45,11 +45,11 @@ from modelledger.core.introspection import describe_estimator, json_safe
 from modelledger.services import model_files
 from modelledger.services.events import ChangeBus, ChangeEvent
 from modelledger.services.training_data import fingerprint_file
+from modelledger.services.unit_of_work import audited_write
 from modelledger.storage import repositories as repo
 from modelledger.storage.artifacts import ArtifactStore, ProgressCallback
 from modelledger.storage.audit_log import AuditAppender
 from modelledger.storage.database import Database
-from modelledger.storage.tables import utc_now
 
 T = TypeVar("T")
 
@@ -84,26 +84,7 @@ class RegistryService:
         unit: Callable[[Connection, AuditAppender, datetime], T],
         change: Callable[[T], ChangeEvent] | None = None,
     ) -> T:
-        def run(conn: Connection) -> T:
-            now = utc_now()
-            audit = AuditAppender(conn, self.actor)
-            self._ensure_user(conn, audit, now)
-            return unit(conn, audit, now)
-
-        result = self._db.write(run)
-        if change is not None:
-            self._bus.publish(change(result))
-        return result
-
-    def _ensure_user(self, conn: Connection, audit: AuditAppender, now: datetime) -> None:
-        if repo.get_user(conn, self.actor.user) is None:
-            user = User(self.actor.user, self.actor.user, Role.DEVELOPER)
-            repo.insert_user(conn, user, now)
-            audit.append(
-                "user.created", "user", user.name,
-                after={"display_name": user.display_name, "role": user.role.value},
-                reason="first action by this user in the workspace",
-            )
+        return audited_write(self._db, self.actor, self._bus, unit, change)
 
     # -- users and settings ---------------------------------------------------------------------
 

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from modelledger.core.errors import InvalidInputError
+from modelledger.services.data_sources import read_table
 from modelledger.storage.artifacts import file_sha256
-
-READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".xlsx": "read_excel"}
 
 
 def fingerprint_frame(frame: Any) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -30,22 +29,7 @@ def fingerprint_frame(frame: Any) -> tuple[dict[str, Any], list[dict[str, str]]]
 
 def fingerprint_file(path: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Fingerprint a CSV, Parquet or Excel file: its bytes' hash plus its content's."""
-    import pandas as pd
-
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise InvalidInputError(
-            f"{path.name}: training data must be a .csv, .parquet or .xlsx file."
-        )
-    if not path.is_file():
-        raise InvalidInputError(f"Training data file {path} does not exist.")
-    try:
-        frame = getattr(pd, reader)(path)
-    except Exception as exc:  # pandas raises parser-, engine- and IO-specific errors
-        raise InvalidInputError(
-            f"Cannot read training data {path.name}: {exc}. Check that the file is a valid "
-            f"{path.suffix} file."
-        ) from exc
+    frame = read_table(path, "Training data")
     if frame.empty:
         raise InvalidInputError(f"Training data {path.name} has no rows.")
     fingerprint, schema = fingerprint_frame(frame)

@@ -10,6 +10,7 @@ from pathlib import Path
 from modelledger.core.domain import Actor
 from modelledger.services.audit import AuditService
 from modelledger.services.events import ChangeBus
+from modelledger.services.monitoring import MonitoringService
 from modelledger.services.registry import RegistryService
 from modelledger.storage.artifacts import ArtifactStore
 from modelledger.storage.database import Database
@@ -42,6 +43,7 @@ class Workspace:
         self.changes = ChangeBus()
         self.registry = RegistryService(database, self.artifacts, self.actor, self.changes)
         self.audit = AuditService(database)
+        self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes)
 
     @classmethod
     def open(

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -401,7 +402,28 @@ def _current_revision(conn: Connection) -> str | None:
 def _migrate_if_needed(database: Database, revision: str | None) -> None:
     if revision == schema.HEAD_REVISION:
         return
+    if revision is not None and database.sqlite_path is not None:
+        backup = backup_sqlite_file(database, f"before-{schema.HEAD_REVISION}")
+        log.info("backed up %s to %s before upgrading its schema from %s",
+                 database.sqlite_path, backup, revision)
     schema.upgrade_to_head(database)
+
+
+def backup_sqlite_file(database: Database, label: str) -> Path:
+    """A consistent copy beside the file (SQLite's online backup, safe while others read)."""
+    assert database.sqlite_path is not None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = database.sqlite_path.with_name(f"{database.sqlite_path.name}.{label}-{stamp}.bak")
+    source = sqlite3.connect(str(database.sqlite_path))
+    try:
+        copy = sqlite3.connect(str(target))
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    return target
 
 
 def translate_database_error(exc: DBAPIError, where: str) -> ModelLedgerError | None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -198,4 +199,147 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_audit_events_entity", "entity_type", "entity_id"),
+)
+
+
+# -- monitoring ----------------------------------------------------------------------------------
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # None: follow the model's production version.
+    Column("pinned_version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("reference_sha256", String(64), ForeignKey("artifacts.sha256"), nullable=False),
+    Column("reference_name", String(400), nullable=False),
+    Column("reference_rows", BigInteger, nullable=False),
+    Column("profiles_json", Text, nullable=False),  # reference bins, computed once
+    Column("spec_json", Text, nullable=False),
+    Column("schedule_kind", String(20), nullable=False),
+    Column("schedule_expr", String(120), nullable=False),
+    Column("schedule_anchor", UtcDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("max_failures", Integer, nullable=False),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("timeout_s", Integer, nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("row_version", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("model_id", "name", name="uq_monitors_model_name"),
+    CheckConstraint("schedule_kind IN ('interval', 'cron')", name="schedule_kind_known"),
+    CheckConstraint("status IN ('active', 'paused')", name="status_known"),
+)
+
+# One row per (monitor, scheduled slot): the unique constraint is what makes a slot run once
+# across every instance sharing the database. The heartbeat lets another instance take over a
+# run whose instance died.
+monitor_claims = Table(
+    "monitor_claims",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("monitor_id", Integer, ForeignKey("monitors.id"), nullable=False),
+    Column("slot", UtcDateTime, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("retry_at", UtcDateTime, nullable=True),
+    UniqueConstraint("monitor_id", "slot", name="uq_monitor_claims_monitor_slot"),
+    CheckConstraint("kind IN ('scheduled', 'manual')", name="kind_known"),
+    CheckConstraint(
+        "state IN ('running', 'retry', 'done', 'failed', 'missed', 'cancelled')",
+        name="state_known",
+    ),
+    Index("ix_monitor_claims_state", "state"),
+)
+
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("monitor_id", Integer, ForeignKey("monitors.id"), nullable=False),
+    Column("claim_id", Integer, ForeignKey("monitor_claims.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("slot", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("health", String(20), nullable=False),
+    Column("window_start", UtcDateTime, nullable=True),
+    Column("window_end", UtcDateTime, nullable=True),
+    Column("current_rows", BigInteger, nullable=True),
+    Column("reference_rows", BigInteger, nullable=True),
+    Column("data_description", Text, nullable=False, server_default=""),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("thresholds_json", Text, nullable=False, server_default="{}"),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("log", Text, nullable=False, server_default=""),
+    Column("instance", String(200), nullable=False),
+    # One stored outcome per attempt, even if an instance presumed dead comes back.
+    UniqueConstraint("claim_id", "attempt", name="uq_monitor_runs_claim_attempt"),
+    CheckConstraint("status IN ('succeeded', 'failed')", name="status_known"),
+    Index("ix_monitor_runs_monitor_slot", "monitor_id", "slot"),
+)
+
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("monitor_runs.id"), primary_key=True),
+    Column("metric", String(120), primary_key=True),
+    Column("subject", String(300), primary_key=True),
+    Column("value", Double, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("warn", Double, nullable=True),
+    Column("critical", Double, nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("monitor_id", Integer, ForeignKey("monitors.id"), nullable=False),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("run_id", Integer, ForeignKey("monitor_runs.id"), nullable=True),
+    Column("severity", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("dedupe_key", String(400), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("status", String(20), nullable=False),
+    Column("assignee", String(120), nullable=True),
+    Column("occurrences", Integer, nullable=False, server_default="1"),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("row_version", Integer, nullable=False, server_default="1"),
+    CheckConstraint("severity IN ('warn', 'critical')", name="severity_known"),
+    CheckConstraint("status IN ('open', 'acknowledged', 'closed')", name="status_known"),
+    Index("ix_alerts_status", "status"),
+    # At most one alert that is not closed per condition, whichever instance raises it.
+    Index(
+        "ux_alerts_one_unclosed",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("status <> 'closed'"),
+        postgresql_where=text("status <> 'closed'"),
+    ),
+)
+
+alert_notes = Table(
+    "alert_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("author", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_alert_notes_alert", "alert_id"),
 )

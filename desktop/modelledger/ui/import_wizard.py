@@ -47,8 +47,8 @@ from modelledger.core.domain import (
 )
 from modelledger.core.errors import InvalidInputError, ModelLedgerError
 from modelledger.services import model_files
+from modelledger.services.data_sources import READERS as TRAINING_DATA_READERS
 from modelledger.services.registry import MODEL_NAME_PATTERN, RegistryService
-from modelledger.services.training_data import READERS as TRAINING_DATA_READERS
 from modelledger.ui.errors import show_error
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.tasks import Task, TaskControl

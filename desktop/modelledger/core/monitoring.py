@@ -1,0 +1,533 @@
+"""Monitors: what they watch, the thresholds that turn numbers into health, and one evaluation.
+
+A monitor's configuration (`MonitorSpec`) is plain data stored as JSON. `evaluate` turns a
+reference frame and a current frame into a flat list of `MetricValue`s (one per metric and
+subject, e.g. ``drift.psi`` of the feature ``income``), each judged against the threshold in
+force, and an overall `Health`. It imports pandas and the statistics modules, so it is only
+imported where a run is computed (the worker process), never at application start-up.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelledger.core.errors import InvalidInputError
+
+
+class Health(enum.StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    CRITICAL = "critical"
+    FAILED = "failed"
+    INSUFFICIENT = "insufficient data"
+
+
+# A metric without a threshold is shown but does not count towards health.
+INFO = "info"
+
+_SEVERITY = {Health.OK: 1, Health.WARN: 2, Health.CRITICAL: 3}
+
+
+class MonitorStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class SourceKind(enum.StrEnum):
+    FILE = "file"
+    FOLDER = "folder"
+    SQL = "sql"
+
+
+class FolderPick(enum.StrEnum):
+    NEWEST = "newest"  # the most recently modified matching file
+    DATE_IN_NAME = "date in name"  # the file whose name holds the latest date not after the slot
+
+
+class Task(enum.StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Warn and critical limits of one metric; ``higher_is_worse`` says which side is bad."""
+
+    warn: float
+    critical: float
+    higher_is_worse: bool = True
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.warn) and math.isfinite(self.critical)):
+            raise InvalidInputError("Thresholds must be finite numbers.")
+        if self.higher_is_worse and self.critical < self.warn:
+            raise InvalidInputError(
+                f"The critical threshold ({self.critical:g}) must not be below the warn "
+                f"threshold ({self.warn:g}) when higher values are worse."
+            )
+        if not self.higher_is_worse and self.critical > self.warn:
+            raise InvalidInputError(
+                f"The critical threshold ({self.critical:g}) must not be above the warn "
+                f"threshold ({self.warn:g}) when lower values are worse."
+            )
+
+    def judge(self, value: float) -> Health:
+        bad = value if self.higher_is_worse else -value
+        critical = self.critical if self.higher_is_worse else -self.critical
+        warn = self.warn if self.higher_is_worse else -self.warn
+        if bad >= critical:
+            return Health.CRITICAL
+        if bad >= warn:
+            return Health.WARN
+        return Health.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"warn": self.warn, "critical": self.critical,
+                "higher_is_worse": self.higher_is_worse}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Threshold:
+        return cls(float(data["warn"]), float(data["critical"]),
+                   bool(data.get("higher_is_worse", True)))
+
+
+# Defaults from DESIGN.md: PSI amber 0.10 / red 0.25; the same scale for the scaled Wasserstein
+# and Jensen-Shannon distances; quality shares small, any schema change critical.
+DEFAULT_THRESHOLDS: dict[str, Threshold] = {
+    "drift.psi": Threshold(0.10, 0.25),
+    "drift.distance": Threshold(0.10, 0.25),
+    "drift.share": Threshold(0.20, 0.50),
+    "prediction.psi": Threshold(0.10, 0.25),
+    "prediction.distance": Threshold(0.10, 0.25),
+    "quality.missing_share": Threshold(0.05, 0.20),
+    "quality.out_of_range_share": Threshold(0.01, 0.05),
+    "quality.unseen_category_share": Threshold(0.01, 0.05),
+    "quality.schema_changes": Threshold(1, 1),
+    "performance.log_loss": Threshold(0.7, 1.0),
+}
+# Performance is judged against the version's own recorded metric when it has one (a drop of
+# 0.05 warns, 0.10 is critical), else against these absolute floors.
+PERFORMANCE_DROP_WARN = 0.05
+PERFORMANCE_DROP_CRITICAL = 0.10
+PERFORMANCE_FLOORS: dict[str, tuple[float, float]] = {
+    "accuracy": (0.70, 0.60), "precision": (0.60, 0.50), "recall": (0.60, 0.50),
+    "f1": (0.60, 0.50), "roc_auc": (0.70, 0.60), "r2": (0.50, 0.30),
+}
+
+METRIC_LABELS: dict[str, str] = {
+    "drift.psi": "PSI", "drift.distance": "Distance", "drift.p_value": "p-value (BH)",
+    "drift.share": "Drifted share", "prediction.psi": "Prediction PSI",
+    "prediction.distance": "Prediction distance", "quality.row_count": "Rows",
+    "quality.missing_share": "Missing share", "quality.out_of_range_share": "Out of range",
+    "quality.unseen_category_share": "Unseen categories",
+    "quality.schema_changes": "Schema changes",
+}
+
+
+@dataclass(frozen=True)
+class DataSource:
+    kind: SourceKind
+    path: str = ""  # file or folder
+    pattern: str = "*.csv"  # folder: which files
+    pick: FolderPick = FolderPick.NEWEST
+    url: str = ""  # SQL: a SQLAlchemy URL without the password
+    query: str = ""
+    credential: str = ""  # SQL: the keyring entry that holds the password
+
+    def __post_init__(self) -> None:
+        if self.kind in (SourceKind.FILE, SourceKind.FOLDER) and not self.path.strip():
+            raise InvalidInputError("Choose the file or folder that holds the current data.")
+        if self.kind is SourceKind.SQL and not (self.url.strip() and self.query.strip()):
+            raise InvalidInputError("A SQL source needs a database URL and a query.")
+        if self.kind is SourceKind.SQL and "@" in self.url.split("//", 1)[-1].split("/", 1)[0]:
+            host_part = self.url.split("//", 1)[-1].split("@", 1)[0]
+            if ":" in host_part:
+                raise InvalidInputError(
+                    "Do not put the password in the database URL: it would be stored in the "
+                    "shared workspace. Leave it out and give it as the source's password; "
+                    "ModelLedger keeps it in the system keyring."
+                )
+
+    def describe(self) -> str:
+        if self.kind is SourceKind.FILE:
+            return self.path
+        if self.kind is SourceKind.FOLDER:
+            return f"{self.path} ({self.pattern}, {self.pick.value})"
+        return f"{self.url}: {self.query}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "path": self.path, "pattern": self.pattern,
+                "pick": self.pick.value, "url": self.url, "query": self.query,
+                "credential": self.credential}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DataSource:
+        return cls(SourceKind(data["kind"]), data.get("path", ""), data.get("pattern", "*.csv"),
+                   FolderPick(data.get("pick", FolderPick.NEWEST.value)), data.get("url", ""),
+                   data.get("query", ""), data.get("credential", ""))
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """What a monitor reads and how it judges it (stored as JSON with the monitor)."""
+
+    features: tuple[str, ...]
+    source: DataSource
+    task: Task = Task.CLASSIFICATION
+    prediction: str = ""  # the prediction column; empty: score the data with the stored model
+    score: str = ""  # classification: probability of the positive class, for ROC AUC/log loss
+    label: str = ""  # present once labels arrive; rows without a label are skipped
+    timestamp: str = ""  # for windows
+    window_days: float | None = None  # rows with a timestamp in (slot - window, slot]
+    kpis: tuple[Any, ...] = ()  # KpiDefinition values
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)  # "metric" or "metric@col"
+    min_sample: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            raise InvalidInputError("Choose at least one feature column to monitor.")
+        if self.window_days is not None and self.window_days <= 0:
+            raise InvalidInputError("The window must be a positive number of days.")
+        if self.window_days is not None and not self.timestamp:
+            raise InvalidInputError("A window needs a timestamp column to select rows by.")
+        if self.min_sample < 1:
+            raise InvalidInputError("The minimum sample must be at least 1 row.")
+
+    @property
+    def scored_by_model(self) -> bool:
+        return not self.prediction
+
+    def reference_columns(self) -> tuple[str, ...]:
+        """Columns profiled from the reference data (drift needs them there)."""
+        return self.features + ((self.prediction,) if self.prediction else ())
+
+    def threshold_for(self, metric: str, subject: str,
+                      baseline: Mapping[str, float]) -> Threshold | None:
+        own = self.thresholds.get(f"{metric}@{subject}") or self.thresholds.get(metric)
+        if own is not None:
+            return own
+        if metric.startswith("performance."):
+            name = metric.removeprefix("performance.")
+            if name in PERFORMANCE_FLOORS:
+                recorded = baseline.get(name)
+                if recorded is not None and math.isfinite(recorded):
+                    return Threshold(recorded - PERFORMANCE_DROP_WARN,
+                                     recorded - PERFORMANCE_DROP_CRITICAL, higher_is_worse=False)
+                warn, critical = PERFORMANCE_FLOORS[name]
+                return Threshold(warn, critical, higher_is_worse=False)
+        return DEFAULT_THRESHOLDS.get(metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features), "source": self.source.to_dict(),
+            "task": self.task.value, "prediction": self.prediction, "score": self.score,
+            "label": self.label, "timestamp": self.timestamp, "window_days": self.window_days,
+            "kpis": [kpi.to_dict() for kpi in self.kpis],
+            "thresholds": {key: value.to_dict() for key, value in sorted(self.thresholds.items())},
+            "min_sample": self.min_sample,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorSpec:
+        from modelledger.core.kpi import KpiDefinition
+
+        return cls(
+            features=tuple(data["features"]), source=DataSource.from_dict(data["source"]),
+            task=Task(data.get("task", Task.CLASSIFICATION.value)),
+            prediction=data.get("prediction", ""), score=data.get("score", ""),
+            label=data.get("label", ""), timestamp=data.get("timestamp", ""),
+            window_days=data.get("window_days"),
+            kpis=tuple(KpiDefinition.from_dict(kpi) for kpi in data.get("kpis", ())),
+            thresholds={key: Threshold.from_dict(value)
+                        for key, value in data.get("thresholds", {}).items()},
+            min_sample=int(data.get("min_sample", 100)),
+        )
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    metric: str  # e.g. "drift.psi", "performance.roc_auc", "kpi.approval rate"
+    subject: str  # the column it is about, "" for the whole data set
+    value: float | None
+    status: str  # a Health value other than FAILED, or INFO
+    warn: float | None = None  # the thresholds in force for this run
+    critical: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: tuple[MetricValue, ...]
+    health: Health
+    current_rows: int
+    reference_rows: int
+    summary: str  # one line for lists and alerts
+
+
+def overall_health(metrics: Sequence[MetricValue]) -> Health:
+    """The worst judged status; insufficient data when nothing could be judged."""
+    judged = [Health(m.status) for m in metrics if m.status in _SEVERITY]
+    if not judged:
+        return Health.INSUFFICIENT
+    return max(judged, key=_SEVERITY.__getitem__)
+
+
+def evaluate(
+    spec: MonitorSpec,
+    profiles: Mapping[str, Mapping[str, Any]],
+    reference: Any,
+    current: Any,
+    baseline: Mapping[str, float],
+) -> Evaluation:
+    """Every metric of one run. ``reference``/``current`` are pandas DataFrames; ``current``
+    already holds the prediction column when the model scored it."""
+    from modelledger.core.drift import column_drift, dataset_drift, profile_from_dict
+    from modelledger.core.kpi import evaluate_kpi
+    from modelledger.core.quality import data_quality
+
+    values: list[MetricValue] = []
+
+    def judged(metric: str, subject: str, value: float | None, note: str = "",
+               insufficient: bool = False) -> MetricValue:
+        threshold = spec.threshold_for(metric, subject, baseline)
+        if insufficient or value is None:
+            status = Health.INSUFFICIENT.value if threshold is not None else INFO
+        elif threshold is None:
+            status = INFO
+        else:
+            status = threshold.judge(value).value
+        return MetricValue(metric, subject, value, status,
+                           threshold.warn if threshold else None,
+                           threshold.critical if threshold else None, note)
+
+    watched = list(dict.fromkeys(
+        spec.features + tuple(c for c in (spec.prediction, spec.label) if c)))
+    quality = data_quality(reference, current, watched)
+    values.append(MetricValue("quality.row_count", "", float(quality.row_count), INFO))
+    structural = [c for c in quality.schema_changes if c.change != "extra"]
+    values.append(judged(
+        "quality.schema_changes", "", float(len(structural)),
+        "; ".join(_describe_change(c) for c in quality.schema_changes)))
+    for column in quality.columns:
+        values.append(judged("quality.missing_share", column.column, column.missing_share))
+        if column.out_of_range_share is not None:
+            values.append(judged("quality.out_of_range_share", column.column,
+                                 column.out_of_range_share))
+        if column.unseen_category_share is not None:
+            values.append(judged("quality.unseen_category_share", column.column,
+                                 column.unseen_category_share))
+
+    feature_profiles = {name: profile_from_dict(profiles[name]) for name in spec.features}
+    report = dataset_drift(feature_profiles, reference, current, min_sample=spec.min_sample)
+    for drift in report.features:
+        values.append(judged("drift.psi", drift.column, drift.psi, drift.note, drift.insufficient))
+        values.append(judged("drift.distance", drift.column, drift.distance, drift.note,
+                             drift.insufficient))
+        values.append(MetricValue("drift.p_value", drift.column, drift.p_value_adjusted, INFO,
+                                  note=drift.note))
+    values.append(judged("drift.share", "", report.drift_share,
+                         "" if report.drift_share is not None else "no feature had enough data"))
+
+    if spec.prediction and spec.prediction in profiles and spec.prediction in current.columns:
+        drift = column_drift(profile_from_dict(profiles[spec.prediction]),
+                             reference[spec.prediction], current[spec.prediction],
+                             min_sample=spec.min_sample)
+        values.append(judged("prediction.psi", spec.prediction, drift.psi, drift.note,
+                             drift.insufficient))
+        values.append(judged("prediction.distance", spec.prediction, drift.distance, drift.note,
+                             drift.insufficient))
+
+    if spec.label and spec.label in current.columns and spec.prediction in current.columns:
+        values.extend(_performance(spec, current, judged))
+
+    for kpi in spec.kpis:
+        result = evaluate_kpi(kpi, current)
+        values.append(MetricValue(f"kpi.{kpi.name}", "", result.value, result.status,
+                                  note=result.note))
+
+    health = overall_health(values)
+    if quality.row_count < spec.min_sample:
+        health = Health.INSUFFICIENT
+    return Evaluation(tuple(values), health, quality.row_count, len(reference),
+                      _summary(values, health, quality.row_count, spec.min_sample))
+
+
+def _performance(spec: MonitorSpec, current: Any, judged) -> list[MetricValue]:
+    from modelledger.core.performance import classification_metrics, regression_metrics
+
+    labels, predictions = current[spec.label], current[spec.prediction]
+    if spec.task is Task.REGRESSION:
+        result = regression_metrics(labels, predictions, min_sample=spec.min_sample)
+    else:
+        scores = current[spec.score] if spec.score and spec.score in current.columns else None
+        result = classification_metrics(labels, predictions, scores, min_sample=spec.min_sample)
+    values = [MetricValue("performance.labelled_rows", "", float(result.count), INFO)]
+    for name, value in result.metrics.items():
+        values.append(judged(f"performance.{name}", "", value,
+                             result.note if value is None else "", result.insufficient))
+    return values
+
+
+def _describe_change(change: Any) -> str:
+    if change.change == "missing":
+        return f"column '{change.column}' is missing"
+    if change.change == "extra":
+        return f"new column '{change.column}'"
+    return f"column '{change.column}' changed from {change.reference_type} to {change.current_type}"
+
+
+def _summary(values: Sequence[MetricValue], health: Health, rows: int, min_sample: int) -> str:
+    if health is Health.INSUFFICIENT and rows < min_sample:
+        return f"Insufficient data: {rows} rows (at least {min_sample} needed)."
+    bad = [m for m in values if m.status in (Health.WARN, Health.CRITICAL)]
+    if not bad:
+        return f"All checks within thresholds on {rows:,} rows."
+    bad.sort(key=lambda m: (-_SEVERITY[Health(m.status)], m.metric, m.subject))
+    shown = ", ".join(describe_metric(m) for m in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    return f"{len(bad)} checks outside thresholds: {shown}{more}."
+
+
+def describe_metric(metric: MetricValue) -> str:
+    """e.g. ``PSI of income 0.31 (critical)``."""
+    label = METRIC_LABELS.get(metric.metric) or metric.metric.split(".", 1)[-1].replace("_", " ")
+    where = f" of {metric.subject}" if metric.subject else ""
+    value = "n/a" if metric.value is None else f"{metric.value:.3g}"
+    return f"{label}{where} {value} ({metric.status})"
+
+
+# -- stored records ---------------------------------------------------------------------------
+
+
+class ScheduleKind(enum.StrEnum):
+    INTERVAL = "interval"  # every N seconds from the monitor's anchor
+    CRON = "cron"  # a five-field crontab expression, in UTC
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: ScheduleKind
+    expression: str
+
+    def describe(self) -> str:
+        if self.kind is ScheduleKind.CRON:
+            return f"cron {self.expression} (UTC)"
+        seconds = int(self.expression)
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds % size == 0:
+                count = seconds // size
+                return f"every {unit}" if count == 1 else f"every {count} {unit}s"
+        return f"every {seconds} s"
+
+
+class RunStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Monitor:
+    id: int
+    model_id: int
+    model_name: str
+    name: str
+    pinned_version: int | None  # None: follows the production version
+    reference_sha256: str
+    reference_name: str
+    reference_rows: int
+    spec: MonitorSpec
+    schedule: Schedule
+    schedule_anchor: datetime
+    status: MonitorStatus
+    max_failures: int
+    consecutive_failures: int
+    timeout_s: int
+    created_by: str
+    created_at: datetime
+    row_version: int
+
+
+@dataclass(frozen=True)
+class MonitorOverview:
+    """A monitor with its latest run and open alerts, for lists and dashboards."""
+
+    monitor: Monitor
+    last_run_at: datetime | None
+    last_health: Health | None
+    open_alerts: int
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    id: int
+    monitor_id: int
+    monitor_name: str
+    model_name: str
+    attempt: int
+    version_number: int | None
+    slot: datetime
+    started_at: datetime
+    finished_at: datetime
+    status: RunStatus
+    health: Health
+    window_start: datetime | None
+    window_end: datetime | None
+    current_rows: int | None
+    reference_rows: int | None
+    data_description: str
+    summary: str
+    error: str
+    log: str
+    instance: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    monitor_id: int
+    monitor_name: str
+    model_name: str
+    run_id: int | None
+    severity: Health  # WARN or CRITICAL
+    kind: str  # "threshold" | "paused"
+    title: str
+    detail: str
+    status: AlertStatus
+    assignee: str | None
+    occurrences: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    closed_at: datetime | None
+    row_version: int
+
+
+@dataclass(frozen=True)
+class AlertNote:
+    author: str
+    created_at: datetime
+    kind: str  # "raised", "repeated", "acknowledged", "assigned", "comment", "closed", "reopened"
+    text: str
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """The right to run one slot of one monitor, held by one instance."""
+
+    id: int
+    monitor_id: int
+    slot: datetime
+    kind: str  # "scheduled" | "manual"
+    attempt: int
+    owner: str

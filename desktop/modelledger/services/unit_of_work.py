@@ -1,0 +1,50 @@
+"""One audited write: a transaction, its audit events, then a change notification.
+
+Every service writes through `audited_write` so that a change and its audit events commit
+together, and the user acting is known to the workspace before their first event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection
+
+from modelledger.core.domain import Actor, Role, User
+from modelledger.services.events import ChangeBus, ChangeEvent
+from modelledger.storage import repositories as repo
+from modelledger.storage.audit_log import AuditAppender
+from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
+
+T = TypeVar("T")
+Unit = Callable[[Connection, AuditAppender, datetime], T]
+
+
+def audited_write(database: Database, actor: Actor, bus: ChangeBus, unit: Unit[T],
+                  change: Callable[[T], ChangeEvent | None] | None = None) -> T:
+    def run(conn: Connection) -> T:
+        now = utc_now()
+        audit = AuditAppender(conn, actor)
+        _ensure_user(conn, audit, actor, now)
+        return unit(conn, audit, now)
+
+    result = database.write(run)
+    if change is not None:
+        event = change(result)
+        if event is not None:
+            bus.publish(event)
+    return result
+
+
+def _ensure_user(conn: Connection, audit: AuditAppender, actor: Actor, now: datetime) -> None:
+    if repo.get_user(conn, actor.user) is None:
+        user = User(actor.user, actor.user, Role.DEVELOPER)
+        repo.insert_user(conn, user, now)
+        audit.append(
+            "user.created", "user", user.name,
+            after={"display_name": user.display_name, "role": user.role.value},
+            reason="first action by this user in the workspace",
+        )
