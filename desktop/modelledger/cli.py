@@ -148,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="create the demo workspace (without opening it)")
     demo.add_argument("target", nargs="?", type=Path, help="where (default: your data folder)")
 
+    scheduler = commands.add_parser(
+        "scheduler", help="run the monitoring scheduler headless until stopped (Ctrl+C/SIGTERM)")
+    scheduler.add_argument("--max-parallel", type=int, default=2,
+                           help="runs computed at the same time (default 2)")
+
+    monitor = commands.add_parser("monitor", help="monitors and their runs").add_subparsers(
+        dest="action", required=True)
+    monitor.add_parser("list", help="every monitor with its latest health")
+    mrun = monitor.add_parser("run", help="run a monitor now and wait for the result")
+    mrun.add_argument("model")
+    mrun.add_argument("name")
+    mruns = monitor.add_parser("runs", help="a monitor's runs, newest first")
+    mruns.add_argument("model")
+    mruns.add_argument("name")
+    mruns.add_argument("--limit", type=int, default=20)
+
+    alert = commands.add_parser("alert", help="monitoring alerts").add_subparsers(
+        dest="action", required=True)
+    alist = alert.add_parser("list", help="alerts that are not closed, newest first")
+    alist.add_argument("--all", action="store_true", help="closed ones too")
+
     gui = commands.add_parser("gui", help="start the desktop application")
     gui.add_argument("target", nargs="?", help="workspace to open")
     return parser
@@ -460,6 +481,93 @@ def _setting(getter: str, setter: str, label: str):
     return handler
 
 
+def _scheduler(ws, args) -> int:
+    import signal
+    import threading
+
+    from modelledger.services.scheduler import MonitorScheduler
+
+    stop = threading.Event()
+
+    def report(event) -> None:
+        job = event.job
+        where = f"{job.model_name}/{job.monitor_name} slot {job.claim.slot.isoformat()}"
+        if event.kind == "started":
+            print(f"started  {where} (attempt {job.claim.attempt})", flush=True)
+        elif event.kind == "finished":
+            outcome = event.outcome
+            result = event.stored.health.value if event.stored and event.stored.health else (
+                outcome.status.value if outcome else "not stored")
+            detail = outcome.error if outcome and outcome.error else ""
+            print(f"finished {where}: {result} {detail}".rstrip(), flush=True)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler = MonitorScheduler(ws, max_parallel=args.max_parallel, listener=report)
+    scheduler.start()
+    print(f"Scheduler {scheduler.owner} running on {ws.database.display_name}; "
+          "Ctrl+C stops it.", flush=True)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown()
+    print("Scheduler stopped.", flush=True)
+    return 0
+
+
+def _find_monitor(ws, model: str, name: str):
+    for monitor in ws.monitoring.list_monitors(model_name=model):
+        if monitor.name == name:
+            return monitor
+    raise InvalidInputError(f"{model} has no monitor named '{name}' (see `monitor list`).")
+
+
+def _monitor_list(ws, args) -> int:
+    _print_table(
+        ["MODEL", "MONITOR", "SCHEDULE", "STATUS", "LAST RUN", "HEALTH", "OPEN ALERTS"],
+        [[o.monitor.model_name, o.monitor.name, o.monitor.schedule.describe(),
+          o.monitor.status.value, f"{o.last_run_at:%Y-%m-%d %H:%M}" if o.last_run_at else "-",
+          o.last_health.value if o.last_health else "-", str(o.open_alerts)]
+         for o in ws.monitoring.overviews()])
+    return 0
+
+
+def _monitor_run(ws, args) -> int:
+    from modelledger.services.scheduler import MonitorScheduler
+
+    monitor = _find_monitor(ws, args.model, args.name)
+    scheduler = MonitorScheduler(ws, max_parallel=1)
+    try:
+        stored = scheduler.run_now(monitor.id).result()
+    finally:
+        scheduler.shutdown()
+    run, _metrics = ws.monitoring.get_run(stored.run_id)
+    print(f"Run #{run.id} of {args.model}/{args.name}: {run.health.value}. {run.summary}")
+    for alert in stored.new_alerts:
+        print(f"  alert #{alert.id} ({alert.severity.value}): {alert.title}")
+    return 0 if run.status.value == "succeeded" else 1
+
+
+def _monitor_runs(ws, args) -> int:
+    monitor = _find_monitor(ws, args.model, args.name)
+    _print_table(
+        ["RUN", "SLOT", "ATTEMPT", "STATUS", "HEALTH", "ROWS", "SUMMARY"],
+        [[str(r.id), f"{r.slot:%Y-%m-%d %H:%M:%S}", str(r.attempt), r.status.value,
+          r.health.value, str(r.current_rows if r.current_rows is not None else "-"),
+          r.summary[:80]]
+         for r in ws.monitoring.list_runs(monitor_id=monitor.id, limit=args.limit)])
+    return 0
+
+
+def _alert_list(ws, args) -> int:
+    _print_table(
+        ["ALERT", "SEVERITY", "STATUS", "MODEL", "TITLE", "LAST SEEN"],
+        [[str(a.id), a.severity.value, a.status.value, a.model_name, a.title[:70],
+          f"{a.last_seen_at:%Y-%m-%d %H:%M}"]
+         for a in ws.monitoring.list_alerts(include_closed=args.all)])
+    return 0
+
+
 _HANDLERS = {
     ("model", "register"): _model_register,
     ("model", "update"): _model_update,
@@ -477,6 +585,11 @@ _HANDLERS = {
     ("audit", "verify"): _audit_verify,
     ("audit", "list"): _audit_list,
     ("copy-to", None): _copy_to,
+    ("scheduler", None): _scheduler,
+    ("monitor", "list"): _monitor_list,
+    ("monitor", "run"): _monitor_run,
+    ("monitor", "runs"): _monitor_runs,
+    ("alert", "list"): _alert_list,
     ("user", "add"): _user_add,
     ("user", "list"): _user_list,
     ("settings", "four-eyes"): _setting("four_eyes_required", "set_four_eyes_required",
