@@ -305,8 +305,9 @@ def evaluate(
                            threshold.warn if threshold else None,
                            threshold.critical if threshold else None, note)
 
-    watched = list(dict.fromkeys(
-        spec.features + tuple(c for c in (spec.prediction, spec.label) if c)))
+    # Labels arrive later: their absence is not a quality problem (performance reports how
+    # many rows are labelled), so quality watches the features and the prediction only.
+    watched = list(dict.fromkeys(spec.features + ((spec.prediction,) if spec.prediction else ())))
     quality = data_quality(reference, current, watched)
     values.append(MetricValue("quality.row_count", "", float(quality.row_count), INFO))
     structural = [c for c in quality.schema_changes if c.change != "extra"]
