@@ -23,11 +23,26 @@ def test_demo_workspace_has_real_models_history_and_a_valid_chain(tmp_path):
                             RequestStatus.PENDING}
         version = ws.registry.get_version("breast-cancer-screening", 2)
         assert version.metrics["roc_auc"] > 0.9 and version.training_data["rows"] > 400
+        check_monitoring_history(ws)
         assert ws.audit.verify().intact
     finally:
         ws.close()
     # A second call keeps the existing demo.
     assert create_demo_workspace(path) == path
+
+
+def check_monitoring_history(ws):
+    """90 days in which drift and a KPI decline build up on the vendor score."""
+    overviews = {o.monitor.name: o for o in ws.monitoring.overviews()}
+    credit, screening = overviews["daily drift and approvals"], overviews["weekly health"]
+    assert len(ws.monitoring.list_runs(monitor_id=credit.monitor.id, limit=500)) == 90
+    assert len(ws.monitoring.list_runs(monitor_id=screening.monitor.id, limit=500)) == 13
+    approval = [v for _, v, _, _ in ws.monitoring.metric_series(credit.monitor.id,
+                                                               "kpi.approval rate")]
+    assert sum(approval[:30]) / 30 > 0.55 and sum(approval[-10:]) / 10 < 0.35
+    income_psi = ws.monitoring.metric_series(credit.monitor.id, "drift.psi", "income")
+    assert income_psi[0][2] == "ok" and income_psi[-1][2] == "critical"
+    assert credit.open_alerts > 0 and screening.last_health.value in ("ok", "warn")
 
 
 def version_features(ws):
@@ -40,7 +55,8 @@ def test_interrupted_demo_build_is_cleaned_up(tmp_path):
         (tmp_path / leftover).write_bytes(b"stale bytes from a killed build")
     (tmp_path / ".building-demo.db.artifacts").mkdir()
     create_demo_workspace(target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.db", "demo.db.artifacts"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-data", "demo.db",
+                                                           "demo.db.artifacts"]
     ws = Workspace.open(target)
     try:
         assert ws.audit.verify().intact

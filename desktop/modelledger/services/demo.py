@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from modelledger.core.domain import RiskTier, Role, Stage
+from modelledger.services.demo_monitoring import add_demo_monitors
 from modelledger.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
     workspace = Workspace.open(building, create=True, user="dave")
     try:
         _populate(workspace, report)
+        # The monitors read their data from here, so it is written at its final place.
+        add_demo_monitors(workspace, path.with_name(path.stem + "-data"), report)
     finally:
         workspace.close()
     for companion in sqlite_companions:
