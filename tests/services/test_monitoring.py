@@ -73,6 +73,12 @@ def test_a_run_stores_metrics_health_thresholds_alerts_and_audit(workspace, tmp_
     after = json.loads(events[0].after)
     assert after["health"] == "critical" and after["thresholds"]["drift.psi@income"]["warn"] == 0.1
 
+    workspace.registry.register_model("unwatched")
+    summaries = {s.model.name: s for s in workspace.registry.list_models()}
+    assert (summaries["credit-risk"].monitor_count, summaries["credit-risk"].health) == (
+        1, "critical")
+    assert (summaries["unwatched"].monitor_count, summaries["unwatched"].health) == (0, None)
+
     # The same condition again: the open alert counts one more occurrence, no new alert.
     _, again = run_once(scheduler, monitor.id)
     assert not [a for a in again.new_alerts if "PSI of income" in a.title]

@@ -95,6 +95,8 @@ class ModelSummary:
     production_version: int | None
     latest_version: int | None
     current_stage: Stage | None = None  # of the production version, else of the newest one
+    monitor_count: int = 0
+    health: str | None = None  # worst health of its monitors' latest runs; None before any run
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ from modelledger.storage.tables import (
     artifact_trust,
     artifacts,
     model_versions,
+    monitor_runs,
+    monitors,
     promotion_requests,
     registered_models,
     stage_changes,
@@ -206,6 +208,7 @@ def _inventory_query(inventory_filter: InventoryFilter) -> tuple[Select, Any]:
         (production.c.version_number.is_not(None), Stage.PRODUCTION.value),
         else_=latest.c.stage,
     ).label("current_stage")
+    health = _model_health()
     query: Select = (
         select(
             registered_models,
@@ -213,8 +216,11 @@ def _inventory_query(inventory_filter: InventoryFilter) -> tuple[Select, Any]:
             version_stats.c.latest_version,
             production.c.version_number.label("production_version"),
             current_stage,
+            func.coalesce(health.c.monitor_count, 0).label("monitor_count"),
+            health.c.health_rank,
         )
         .outerjoin(version_stats, version_stats.c.model_id == registered_models.c.id)
+        .outerjoin(health, health.c.model_id == registered_models.c.id)
         .outerjoin(production, production.c.model_id == registered_models.c.id)
         .outerjoin(latest, and_(latest.c.model_id == registered_models.c.id,
                                 latest.c.version_number == version_stats.c.latest_version))
@@ -231,6 +237,25 @@ def _inventory_query(inventory_filter: InventoryFilter) -> tuple[Select, Any]:
     if inventory_filter.current_stage is not None:
         query = query.where(current_stage == Stage(inventory_filter.current_stage).value)
     return query, current_stage
+
+
+# Worst first: a model is as healthy as its least healthy monitor's latest run.
+HEALTH_RANK = ("ok", "insufficient data", "warn", "failed", "critical")
+
+
+def _model_health():
+    """Per model: how many monitors it has and the worst health of their latest runs."""
+    latest = (select(monitor_runs.c.monitor_id, func.max(monitor_runs.c.id).label("run_id"))
+              .group_by(monitor_runs.c.monitor_id).subquery())
+    rank = case(*((monitor_runs.c.health == name, index)
+                  for index, name in enumerate(HEALTH_RANK)), else_=None)
+    return (
+        select(monitors.c.model_id, func.count(monitors.c.id).label("monitor_count"),
+               func.max(rank).label("health_rank"))
+        .select_from(monitors.outerjoin(latest, latest.c.monitor_id == monitors.c.id)
+                     .outerjoin(monitor_runs, monitor_runs.c.id == latest.c.run_id))
+        .group_by(monitors.c.model_id).subquery()
+    )
 
 
 def list_model_summaries(
@@ -257,6 +282,8 @@ def list_model_summaries(
             production_version=row.production_version,
             latest_version=row.latest_version,
             current_stage=Stage(row.current_stage) if row.current_stage else None,
+            monitor_count=row.monitor_count,
+            health=HEALTH_RANK[row.health_rank] if row.health_rank is not None else None,
         )
         for row in conn.execute(query)
     ]

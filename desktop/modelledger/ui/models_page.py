@@ -23,6 +23,7 @@ from modelledger.ui.table_models import (
     Page,
     PagedTableModel,
     PageRequest,
+    foreground_for_health,
     foreground_for_stage,
     record_table,
 )
@@ -44,8 +45,9 @@ INVENTORY_COLUMNS = (
     Column("Owner", lambda s: s.model.owner, "owner"),
     Column("Stage", _stage_text, "current_stage",
            foreground=lambda s: foreground_for_stage(s.current_stage)),
-    # Health comes from monitoring runs; a model without monitors says so plainly.
-    Column("Health", lambda s: "not monitored", None, foreground=lambda s: "#7a7a7a"),
+    # The worst health of the model's monitors' latest runs; no monitor says so plainly.
+    Column("Health", lambda s: _health_text(s), None,
+           foreground=lambda s: foreground_for_health(s.health)),
     Column("Risk tier", lambda s: s.model.risk_tier.value, "risk_tier"),
     Column("Versions", lambda s: str(s.version_count), None, align_right=True),
     Column("Status", lambda s: s.model.status.value, None),
@@ -220,3 +222,9 @@ class ModelsPage(QWidget):
     def _on_table_activated(self, index: QModelIndex) -> None:
         if index.isValid():
             self.open_model(self.inventory_model.row(index).model.name)
+
+
+def _health_text(summary: ModelSummary) -> str:
+    if summary.monitor_count == 0:
+        return "not monitored"
+    return summary.health or "not run yet"

@@ -240,3 +240,17 @@ STAGE_COLOURS = {
     "development": "#2457a6",
     "archived": "#7a7a7a",
 }
+
+
+def foreground_for_health(health: str | None) -> str:
+    """Health colours used by every table; grey for no value (not monitored, not run)."""
+    return HEALTH_COLOURS.get(health or "", "#7a7a7a")
+
+
+HEALTH_COLOURS = {
+    "ok": "#1b7f3b",
+    "warn": "#a35f00",
+    "critical": "#c0261d",
+    "failed": "#c0261d",
+    "insufficient data": "#7a7a7a",
+}
