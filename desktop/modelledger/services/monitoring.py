@@ -37,7 +37,7 @@ from modelledger.core.monitoring import (
 )
 from modelledger.services.events import ChangeBus, ChangeEvent
 from modelledger.services.run_worker import RunJob, RunOutcome
-from modelledger.services.unit_of_work import audited_write
+from modelledger.services.unit_of_work import audited_write, change_setting
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
 from modelledger.storage.artifacts import ArtifactStore
@@ -399,6 +399,58 @@ class MonitoringService:
 
     def claim_states(self, monitor_id: int) -> list[tuple[datetime, str, int, str]]:
         return self._db.read(lambda conn: mrepo.claim_states(conn, monitor_id))
+
+    # -- alert email ----------------------------------------------------------------------------
+
+    def email_settings(self):
+        from modelledger.services.alert_email import SETTING_KEY, EmailSettings
+
+        return EmailSettings.from_dict(self._db.read(
+            lambda conn: repo.get_setting(conn, SETTING_KEY, None)))
+
+    def set_email_settings(self, settings, reason: str, password: str | None = None) -> None:
+        """Save the SMTP settings (audited); a password goes to this machine's keyring."""
+        from modelledger.services.alert_email import SETTING_KEY
+        from modelledger.services.data_sources import store_source_password
+
+        _require_reason(reason)
+        if password:
+            store_source_password(settings.credential, password)
+
+        def unit(conn, audit, now):
+            change_setting(conn, audit, self.actor, now, SETTING_KEY, None, settings.to_dict(),
+                           reason)
+
+        self.write(unit, lambda _: ChangeEvent("settings", SETTING_KEY, "changed"))
+
+    def email_alerts(self, alerts: Sequence[Alert], *, settings=None) -> str | None:
+        """Email the alerts the settings ask for; notes the outcome on each. Returns the error
+        when sending failed, None when it was sent or nothing was to be sent."""
+        from modelledger.services import alert_email
+        from modelledger.services.data_sources import source_password
+
+        settings = settings or self.email_settings()
+        wanted = [alert for alert in alerts if settings.wants(alert)]
+        if not wanted:
+            return None
+        error = None
+        try:
+            password = source_password(settings.credential) if settings.username else None
+            alert_email.send(settings, alert_email.compose(settings, wanted), password)
+        except InvalidInputError as exc:
+            error = str(exc)
+        note = (f"emailed to {', '.join(settings.recipients)}" if error is None
+                else f"email not sent: {error}")
+
+        def unit(conn, audit, now):
+            for alert in wanted:
+                mrepo.insert_note(conn, alert.id, self.actor.user, now, "email", note)
+                audit.append("alert.emailed" if error is None else "alert.email_failed",
+                             "alert", str(alert.id), after={"recipients": settings.recipients},
+                             reason=note)
+
+        self.write(unit)
+        return error
 
     # -- alerts ---------------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from modelledger.core.introspection import describe_estimator, json_safe
 from modelledger.services import model_files
 from modelledger.services.events import ChangeBus, ChangeEvent
 from modelledger.services.training_data import fingerprint_file
-from modelledger.services.unit_of_work import audited_write
+from modelledger.services.unit_of_work import audited_write, change_setting
 from modelledger.storage import repositories as repo
 from modelledger.storage.artifacts import ArtifactStore, ProgressCallback
 from modelledger.storage.audit_log import AuditAppender
@@ -131,12 +131,7 @@ class RegistryService:
         _require_text(reason, "reason")
 
         def unit(conn, audit, now):
-            current = repo.get_setting(conn, key, default)
-            if current == value:
-                return
-            repo.put_setting(conn, key, value, self.actor.user, now)
-            audit.append("settings.changed", "setting", key, before={key: current},
-                         after={key: value}, reason=reason)
+            change_setting(conn, audit, self.actor, now, key, default, value, reason)
 
         self._write(unit, lambda _: ChangeEvent("settings", key, "changed"))
 

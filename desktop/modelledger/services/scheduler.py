@@ -353,6 +353,10 @@ class MonitorScheduler:
                     claim, outcome, version_id=version_id, started_at=job.started_at,
                     retry_base_s=self.timings.retry_base_s)
             self._emit(SchedulerEvent("finished", job, stored, outcome))
+            if stored.new_alerts:
+                error = self._service.email_alerts(stored.new_alerts)
+                if error:
+                    log.warning("alert email failed: %s", error)
             return stored
         except ModelLedgerError as exc:
             # The database refused the result (locked, read-only, disk full): the claim stays

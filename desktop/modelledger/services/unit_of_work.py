@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -48,3 +48,14 @@ def _ensure_user(conn: Connection, audit: AuditAppender, actor: Actor, now: date
             after={"display_name": user.display_name, "role": user.role.value},
             reason="first action by this user in the workspace",
         )
+
+
+def change_setting(conn: Connection, audit: AuditAppender, actor: Actor, now: datetime,
+                   key: str, default: Any, value: Any, reason: str) -> None:
+    """Store a workspace setting and audit the change (nothing when the value is the same)."""
+    current = repo.get_setting(conn, key, default)
+    if current == value:
+        return
+    repo.put_setting(conn, key, value, actor.user, now)
+    audit.append("settings.changed", "setting", key, before={key: current}, after={key: value},
+                 reason=reason)
