@@ -89,6 +89,17 @@ def compose(settings: EmailSettings, alerts: Sequence[Alert]) -> EmailMessage:
     return message
 
 
+def compose_test(settings: EmailSettings, workspace_name: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = "[ModelLedger] test email"
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    message.set_content(
+        f"This is a test from ModelLedger for the workspace {workspace_name}. Alerts of "
+        f"severity {settings.min_severity} and above will be sent to these addresses.")
+    return message
+
+
 def send(settings: EmailSettings, message: EmailMessage, password: str | None) -> None:
     """Deliver one message; every failure becomes an InvalidInputError that says why."""
     context = ssl.create_default_context()

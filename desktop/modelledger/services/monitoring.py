@@ -423,6 +423,16 @@ class MonitoringService:
 
         self.write(unit, lambda _: ChangeEvent("settings", SETTING_KEY, "changed"))
 
+    def send_test_email(self, settings, password: str | None = None) -> None:
+        """Send a test message with these settings (the keyring's password when none given)."""
+        from modelledger.services import alert_email
+        from modelledger.services.data_sources import source_password
+
+        if settings.username and not password:
+            password = source_password(settings.credential)
+        alert_email.send(settings, alert_email.compose_test(settings, self._db.display_name),
+                         password)
+
     def email_alerts(self, alerts: Sequence[Alert], *, settings=None) -> str | None:
         """Email the alerts the settings ask for; notes the outcome on each. Returns the error
         when sending failed, None when it was sent or nothing was to be sent."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from modelledger.core.domain import Role, User
 from modelledger.services.registry import RegistryService
 from modelledger.storage import schema
+from modelledger.ui.alert_email_box import AlertEmailBox
 from modelledger.ui.dialogs import ReasonDialog
 from modelledger.ui.errors import show_error
 from modelledger.ui.session import WorkspaceSession
@@ -112,7 +113,12 @@ class SettingsPage(QWidget):
         top.addWidget(self._build_workspace_box(), 1)
         top.addWidget(self._build_rules_box(), 1)
         layout.addLayout(top)
-        layout.addWidget(self._build_people_box(), 1)
+        bottom = QHBoxLayout()
+        bottom.setSpacing(12)
+        bottom.addWidget(self._build_people_box(), 1)
+        self.alert_email_box = AlertEmailBox(self._session)
+        bottom.addWidget(self.alert_email_box, 1)
+        layout.addLayout(bottom, 1)
 
     def _build_workspace_box(self) -> QGroupBox:
         box = QGroupBox("Workspace")
@@ -222,6 +228,7 @@ class SettingsPage(QWidget):
                                 on_success=self._on_rules_read,
                                 on_failure=self._on_rules_read_failed, quiet=True)
         self.users.reload()
+        self.alert_email_box.reload()
 
     def rules(self) -> WorkspaceRules | None:
         return self._rules
