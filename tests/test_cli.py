@@ -76,3 +76,19 @@ def test_single_user_workspace(tmp_path):
     assert "off" in cli(path, "settings", "four-eyes", "show").stdout
     events = cli(path, "audit", "list").stdout
     assert "settings.changed" in events
+
+
+def test_monitor_commands_run_and_report(tmp_path, workspace_path, workspace):
+    from tests.services.monitor_data import add_monitor
+
+    add_monitor(workspace, tmp_path)
+    result = cli(workspace_path, "monitor", "run", "credit-risk", "drift")
+    assert result.returncode == 0, result.stderr
+    assert "critical" in result.stdout and "alert #" in result.stdout
+    listing = cli(workspace_path, "monitor", "list")
+    assert "credit-risk" in listing.stdout and "every hour" in listing.stdout
+    assert "critical" in cli(workspace_path, "alert", "list").stdout
+    runs = cli(workspace_path, "monitor", "runs", "credit-risk", "drift")
+    assert "succeeded" in runs.stdout
+    missing = cli(workspace_path, "monitor", "run", "credit-risk", "nope")
+    assert missing.returncode == 2 and "no monitor named 'nope'" in missing.stderr

@@ -501,6 +501,10 @@ def _scheduler(ws, args) -> int:
             detail = outcome.error if outcome and outcome.error else ""
             print(f"finished {where}: {result} {detail}".rstrip(), flush=True)
 
+    if ws.database.read_only:
+        raise InvalidInputError(
+            f"{ws.database.display_name} is open read-only, so its monitors cannot be run from "
+            "here. Run the scheduler where the workspace can be written.")
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     scheduler = MonitorScheduler(ws, max_parallel=args.max_parallel, listener=report)
@@ -541,6 +545,9 @@ def _monitor_run(ws, args) -> int:
         stored = scheduler.run_now(monitor.id).result()
     finally:
         scheduler.shutdown()
+    if stored.run_id is None:
+        print(f"The run of {args.model}/{args.name} was not stored (cancelled or taken over).")
+        return 1
     run, _metrics = ws.monitoring.get_run(stored.run_id)
     print(f"Run #{run.id} of {args.model}/{args.name}: {run.health.value}. {run.summary}")
     for alert in stored.new_alerts:
