@@ -11,6 +11,7 @@ lint:
 
 bench:  ## print the benchmark figures (see benchmarks/)
 	.venv/bin/python benchmarks/registry_bench.py
+	.venv/bin/python benchmarks/drift_bench.py
 
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache .ruff_cache

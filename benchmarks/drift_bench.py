@@ -261,6 +261,15 @@ def evidently_python() -> Path | None:
     return python
 
 
+def _level(feature: dict) -> str:
+    """How a monitor with the default thresholds judges this column."""
+    from modelledger.core.monitoring import DEFAULT_THRESHOLDS
+
+    statuses = {DEFAULT_THRESHOLDS[f"drift.{name}"].judge(feature[name]).value
+                for name in ("psi", "distance") if feature[name] is not None}
+    return "CRITICAL" if "critical" in statuses else "WARN" if "warn" in statuses else ""
+
+
 def _mib(value: float) -> str:
     return f"{value / 2**20:,.0f}"
 
@@ -290,7 +299,8 @@ def report(rows: int, ours: dict | None, theirs: dict | None) -> None:
          _mib(theirs["drift_extra"]) if theirs else "-"),
         ("peak extra / data", f"{ours['drift_extra'] / ours['data_bytes']:.2f}",
          f"{theirs['drift_extra'] / theirs['data_bytes']:.2f}" if theirs else "-"),
-        ("columns flagged", str(sum(f["drifted"] for f in ours["features"])),
+        ("columns flagged", f"{sum(_level(f) != '' for f in ours['features'])} "
+         f"({sum(_level(f) == 'CRITICAL' for f in ours['features'])} critical)",
          str(len(theirs["drifted"])) if theirs else "-"),
     ]
     print()
@@ -300,9 +310,10 @@ def report(rows: int, ours: dict | None, theirs: dict | None) -> None:
     if not (ours["peak_reset"] and (theirs is None or theirs["peak_reset"])):
         print("(peak counters could not be reset after loading: peaks include reading Parquet)")
 
-    print("\nModelLedger per column (drifted: psi >= 0.25; p: KS or chi-square, BH-adjusted):")
+    print("\nModelLedger per column, judged by the monitors' default thresholds (PSI or distance "
+          ">= 0.10 warns, >= 0.25 is critical); p: KS or chi-square, BH-adjusted, shown only:")
     for feature in ours["features"]:
-        mark = "DRIFTED" if feature["drifted"] else ""
+        mark = _level(feature)
         distance = "-" if feature["distance"] is None else f"{feature['distance']:.4f}"
         p_value = "-" if feature["p"] is None else f"{feature['p']:.1e}"
         shift = SHIFTED.get(feature["column"], "")
