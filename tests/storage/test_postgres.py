@@ -105,9 +105,30 @@ def test_copy_sqlite_workspace_to_postgresql(tmp_path, postgres_url):
         assert target.registry.load_model("wine-cultivar", 1).n_features_in_ == 13
         target.registry.register_model("new-after-copy")
         target.registry.add_version("wine-cultivar")
+        assert ([o.last_health for o in target.monitoring.overviews()]
+                == [o.last_health for o in source.monitoring.overviews()])
+        check_monitoring_on(target)
         assert target.audit.verify().intact
         again = run_cli("-w", str(demo), "copy-to", postgres_url)
         assert again.returncode != 0 and "already holds data" in again.stderr
     finally:
         source.close()
         target.close()
+
+
+def check_monitoring_on(workspace):
+    """A run on the copied server: new claims, runs, metrics and alerts get fresh ids."""
+    from modelledger.services.scheduler import MonitorScheduler
+
+    credit = next(m for m in workspace.monitoring.list_monitors()
+                  if m.model_name == "vendor-credit-score")
+    runs_before = len(workspace.monitoring.list_runs(monitor_id=credit.id, limit=500))
+    scheduler = MonitorScheduler(workspace, max_parallel=1)
+    try:
+        stored = scheduler.run_now(credit.id).result(timeout=120)
+    finally:
+        scheduler.shutdown()
+    assert stored.run_id is not None
+    assert len(workspace.monitoring.list_runs(monitor_id=credit.id, limit=500)) == runs_before + 1
+    alert = workspace.monitoring.list_alerts()[0]
+    workspace.monitoring.acknowledge_alert(alert.id, alert.row_version, "seen on the server")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelledger.core.errors import ModelLedgerError
+from modelledger.core.errors import InvalidInputError, ModelLedgerError
 from modelledger.core.monitoring import (
     Monitor,
     MonitorStatus,
@@ -280,6 +280,9 @@ class MonitorScheduler:
                 "monitor_id": monitor_id, "slot": now, "kind": "manual", "state": "running",
                 "owner": self.owner, "attempt": 1, "claimed_at": now, "heartbeat_at": now,
             })
+            if claim_id is None:
+                raise InvalidInputError(
+                    f"A run of {monitor.name} was started at this very moment; try again.")
             audit.append("monitor.run_requested", "monitor",
                          f"{monitor.model_name}/{monitor.name}", after={"slot": now.isoformat()})
             return SlotClaim(claim_id, monitor_id, now, "manual", 1, self.owner)

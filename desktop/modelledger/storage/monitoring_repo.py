@@ -170,14 +170,11 @@ def latest_scheduled_slot(conn: Connection, monitor_id: int) -> datetime | None:
 
 
 def insert_claim_if_free(conn: Connection, values: Mapping[str, Any]) -> int | None:
-    """Insert a claim unless the (monitor, slot) is taken; the id, or None if another has it."""
-    statement = _insert_ignoring_conflict(conn, values)
-    result = conn.execute(statement)
-    if result.rowcount != 1:
-        return None
-    return conn.execute(select(monitor_claims.c.id).where(
-        monitor_claims.c.monitor_id == values["monitor_id"],
-        monitor_claims.c.slot == values["slot"])).scalar_one()
+    """Insert a claim unless the (monitor, slot) is taken; the id, or None if another has it.
+
+    RETURNING, not rowcount: PostgreSQL's driver reports no row count for this statement."""
+    return conn.execute(
+        _insert_ignoring_conflict(conn, values).returning(monitor_claims.c.id)).scalar()
 
 
 def insert_missed_slots(conn: Connection, monitor_id: int, slots: Iterable[datetime],
@@ -185,10 +182,10 @@ def insert_missed_slots(conn: Connection, monitor_id: int, slots: Iterable[datet
     """Mark slots that nobody ran as missed; returns how many were newly marked."""
     marked = 0
     for slot in slots:
-        marked += conn.execute(_insert_ignoring_conflict(conn, {
+        marked += insert_claim_if_free(conn, {
             "monitor_id": monitor_id, "slot": slot, "kind": "scheduled", "state": "missed",
             "owner": owner, "attempt": 0, "claimed_at": now, "heartbeat_at": now,
-        })).rowcount
+        }) is not None
     return marked
 
 
