@@ -25,7 +25,7 @@ def test_window_opens_a_workspace_off_the_gui_thread_and_shows_where_and_who(
     workspace.registry.register_model("credit-risk", owner="carol", risk_tier="high")
     window = _open(qtbot, workspace_path)
     assert [window.navigation.item(i).text() for i in range(window.navigation.count())] == [
-        "Portfolio", "Models", "Audit timeline", "Settings"]
+        "Portfolio", "Models", "Monitoring", "Alerts", "Audit timeline", "Settings"]
     status = window.workspace_label.text()
     assert "team.db" in status and "Local file (WAL)" in status and "alice" in status
     models = window.pages["Models"]

@@ -391,7 +391,8 @@ def _summary(values: Sequence[MetricValue], health: Health, rows: int, min_sampl
     bad.sort(key=lambda m: (-_SEVERITY[Health(m.status)], m.metric, m.subject))
     shown = ", ".join(describe_metric(m) for m in bad[:3])
     more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-    return f"{len(bad)} checks outside thresholds: {shown}{more}."
+    checks = "check" if len(bad) == 1 else "checks"
+    return f"{len(bad)} {checks} outside thresholds: {shown}{more}."
 
 
 def describe_metric(metric: MetricValue) -> str:

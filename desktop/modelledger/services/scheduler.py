@@ -293,6 +293,10 @@ class MonitorScheduler:
         """Claims abandoned by a dead instance, and retries that are due, now ours."""
         now = self._clock()
         stale_before = now - timedelta(seconds=self.timings.stale_after_s)
+        # Read first: most heartbeats find nothing, and need no write transaction.
+        if not self._db.read(lambda conn: mrepo.claims_to_take_over(
+                conn, stale_before=stale_before, now=now)):
+            return []
 
         def unit(conn, audit, _now):
             taken = []
@@ -355,6 +359,8 @@ class MonitorScheduler:
                 stored = self._service.record_outcome(
                     claim, outcome, version_id=version_id, started_at=job.started_at,
                     retry_base_s=self.timings.retry_base_s)
+            with self._lock:
+                self._running.pop(claim.id, None)
             self._emit(SchedulerEvent("finished", job, stored, outcome))
             if stored.new_alerts:
                 error = self._service.email_alerts(stored.new_alerts)
@@ -365,6 +371,8 @@ class MonitorScheduler:
             # The database refused the result (locked, read-only, disk full): the claim stays
             # running, stops beating, and is retried by whichever instance takes it over.
             log.error("run of %s slot %s could not be stored: %s", monitor.name, claim.slot, exc)
+            with self._lock:
+                self._running.pop(claim.id, None)
             self._emit(SchedulerEvent("finished", job, None, RunOutcome(
                 RunStatus.FAILED, None, f"The result could not be stored: {exc}", "")))
             return None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import platform
+from functools import partial
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -21,21 +23,29 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QStackedWidget,
+    QStyle,
+    QSystemTrayIcon,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from modelledger import __version__
 from modelledger.core.audit_chain import ChainReport
+from modelledger.core.monitoring import Alert
+from modelledger.services.scheduler import RunningJob, SchedulerEvent
 from modelledger.services.workspace import Workspace
+from modelledger.ui.alerts_page import AlertsPage, AlertWatcher, describe_new_alerts
 from modelledger.ui.app_settings import AppSettings
 from modelledger.ui.audit_page import AuditPage
 from modelledger.ui.errors import open_log_folder, show_error
 from modelledger.ui.import_wizard import ImportWizard
 from modelledger.ui.models_page import ModelsPage
+from modelledger.ui.monitoring_page import MonitoringPage
 from modelledger.ui.portfolio_page import PortfolioPage
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.settings_page import SettingsPage
@@ -44,10 +54,14 @@ from modelledger.ui.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
 
+# The pages in navigation order; View menu shortcuts are Ctrl+1, Ctrl+2, ... in this order.
+PAGE_TITLES = ("Portfolio", "Models", "Monitoring", "Alerts", "Audit timeline", "Settings")
+NOTIFICATION_MILLISECONDS = 10_000
 
 
 class MainWindow(QMainWindow):
     workspace_opened = Signal()  # the workspace's pages are built and loading their data
+    alerts_notified = Signal(str)  # new alerts were announced (tray message or status bar)
 
     def __init__(self, settings: AppSettings | None = None, *, user: str | None = None) -> None:
         super().__init__()
@@ -55,6 +69,10 @@ class MainWindow(QMainWindow):
         self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
         self.pages: dict[str, QWidget] = {}
+        self.alert_watcher: AlertWatcher | None = None
+        self.tray_icon: QSystemTrayIcon | None = None
+        self._closing_sessions: list[WorkspaceSession] = []
+        self._running_jobs: dict[int, RunningJob] = {}  # by claim id, as the scheduler reports
         self._launcher = BackgroundWork(self)  # opens workspaces before a session exists
         self._launcher.unhandled_failure.connect(self.show_error)
         self.setWindowTitle("ModelLedger")
@@ -100,9 +118,26 @@ class MainWindow(QMainWindow):
         self.activity_bar.hide()
         self.activity_label = QLabel("")
         self.chain_label = QLabel("")
+        # Shown when new alerts arrive and no system tray can show them; a click opens Alerts.
+        self.alert_notice = QPushButton()
+        self.alert_notice.setObjectName("alertNotice")
+        self.alert_notice.setFlat(True)
+        self.alert_notice.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.alert_notice.setStyleSheet(
+            "QPushButton#alertNotice { color: #b00020; font-weight: bold; border: none; "
+            "padding: 0 6px; text-decoration: underline; }")
+        self.alert_notice.clicked.connect(self._on_alert_notice_clicked)
+        self.alert_notice.hide()
+        self.scheduler_indicator = QToolButton()
+        self.scheduler_indicator.setObjectName("schedulerIndicator")
+        self.scheduler_indicator.setAutoRaise(True)
+        self.scheduler_indicator.clicked.connect(lambda: self.show_page("Monitoring"))
+        self.scheduler_indicator.hide()
         self.statusBar().addWidget(self.workspace_label, 1)
+        self.statusBar().addPermanentWidget(self.alert_notice)
         self.statusBar().addPermanentWidget(self.activity_bar)
         self.statusBar().addPermanentWidget(self.activity_label)
+        self.statusBar().addPermanentWidget(self.scheduler_indicator)
         self.statusBar().addPermanentWidget(self.chain_label)
         self._launcher.activity_changed.connect(self._on_work_activity_changed)
 
@@ -152,7 +187,7 @@ class MainWindow(QMainWindow):
                                          "Ctrl+,", needs_workspace=True))
 
         view_menu = bar.addMenu("&View")
-        for number, title in enumerate(("Portfolio", "Models", "Audit timeline", "Settings"), 1):
+        for number, title in enumerate(PAGE_TITLES, 1):
             view_menu.addAction(self._action(
                 f"&{title}", lambda checked=False, t=title: self.show_page(t), f"Ctrl+{number}",
                 needs_workspace=True))
@@ -199,6 +234,8 @@ class MainWindow(QMainWindow):
         self.pages = {
             "Portfolio": PortfolioPage(self.session, self),
             "Models": ModelsPage(self.session, self),
+            "Monitoring": MonitoringPage(self.session, self),
+            "Alerts": AlertsPage(self.session, self),
             "Audit timeline": AuditPage(self.session, self),
             "Settings": SettingsPage(self.session, self),
         }
@@ -208,6 +245,14 @@ class MainWindow(QMainWindow):
         self.pages["Portfolio"].model_requested.connect(self.show_model)
         self.pages["Audit timeline"].model_requested.connect(self.show_model)
         self.pages["Audit timeline"].chain_verified.connect(self._on_chain_verified)
+        self.pages["Alerts"].open_count_changed.connect(self._on_alerts_open_count_changed)
+        self.session.scheduler_event.connect(self._on_session_scheduler_event)
+        # The alerts that exist now are never announced: read them before any run can start.
+        self.alert_watcher = AlertWatcher(self.session, self.session)
+        self.alert_watcher.new_alerts.connect(self._on_alert_watcher_new_alerts)
+        self.alert_watcher.ready.connect(self._on_alert_watcher_ready)
+        self.alert_watcher.start()
+        self._update_scheduler_indicator()
         self._enable_workspace_actions(True)
         self.navigation.show()
         self.navigation.setCurrentRow(1)
@@ -219,16 +264,27 @@ class MainWindow(QMainWindow):
     def close_workspace(self) -> None:
         if self.session is None:
             return
-        # Workers first: a job still running must not report to a page being deleted.
-        self.session.close()
+        session, self.session = self.session, None
+        # Workers first: a job still running must not report to a page being deleted. A
+        # monitoring run in progress stops on a thread, so the window does not freeze meanwhile.
+        self._closing_sessions.append(session)
+        session.closed.connect(partial(self._on_session_closed, session))
+        session.close_in_background()
         for page in self.pages.values():
             self.stack.removeWidget(page)
             page.deleteLater()
         self.pages = {}
-        self.session.deleteLater()
-        self.session = None
+        self.alert_watcher = None
+        self._running_jobs = {}
+        self.alert_notice.hide()
+        self.scheduler_indicator.hide()
         self.chain_label.setText("")
         self._show_welcome()
+
+    def _on_session_closed(self, session: WorkspaceSession) -> None:
+        if session in self._closing_sessions:
+            self._closing_sessions.remove(session)
+        session.deleteLater()
 
     def _show_welcome(self) -> None:
         self._enable_workspace_actions(False)
@@ -399,14 +455,119 @@ class MainWindow(QMainWindow):
     def _on_navigation_current_row_changed(self, row: int) -> None:
         if 0 <= row < len(self.pages):
             self.stack.setCurrentWidget(list(self.pages.values())[row])
+            if list(self.pages)[row] == "Alerts":
+                self.alert_notice.hide()  # the user is looking at them now
 
     def _on_work_activity_changed(self, text: str) -> None:
         self.activity_label.setText(f"{text}…" if text else "")
         self.activity_bar.setVisible(bool(text))
 
+    # -- monitoring -----------------------------------------------------------------------------
+
+    def _on_alert_watcher_ready(self) -> None:
+        if self.session is not None and self.session.start_scheduler():
+            log.info("monitoring scheduler started for %s",
+                     self.session.workspace.database.display_name)
+        self._update_scheduler_indicator()
+
+    def _on_session_scheduler_event(self, event: SchedulerEvent) -> None:
+        # The scheduler still lists a job while it reports it finished: follow the events.
+        if event.kind == "finished":
+            self._running_jobs.pop(event.job.claim.id, None)
+        else:
+            self._running_jobs[event.job.claim.id] = event.job
+        self._update_scheduler_indicator()
+
+    def _update_scheduler_indicator(self) -> None:
+        session = self.session
+        if session is None:
+            self.scheduler_indicator.hide()
+            return
+        self.scheduler_indicator.show()
+        if session.scheduler is None:
+            note = session.scheduler_note()
+            self.scheduler_indicator.setText("Monitoring off (read-only)" if note
+                                             else "Monitoring starting…")
+            self.scheduler_indicator.setToolTip(note)
+            return
+        jobs = list(self._running_jobs.values())
+        if not jobs:
+            self.scheduler_indicator.setText("Monitoring: idle")
+            self.scheduler_indicator.setToolTip("This window runs the workspace's monitors on "
+                                                "their schedules. Click to see them.")
+            return
+        self.scheduler_indicator.setText(
+            f"Monitoring: {len(jobs)} run{'s' if len(jobs) != 1 else ''} in progress")
+        self.scheduler_indicator.setToolTip("\n".join(
+            f"{job.model_name} / {job.monitor_name}: {job.message} ({job.percent}%)"
+            for job in jobs))
+
+    def _on_alerts_open_count_changed(self, count: int) -> None:
+        row = list(self.pages).index("Alerts") if "Alerts" in self.pages else -1
+        if row >= 0:
+            self.navigation.item(row).setText(f"Alerts ({count})" if count else "Alerts")
+
+    def _on_alert_watcher_new_alerts(self, alerts: list[Alert]) -> None:
+        text = describe_new_alerts(alerts)
+        title = "New monitoring alert" if len(alerts) == 1 else "New monitoring alerts"
+        log.info("notifying about %d new alerts", len(alerts))
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            tray = self._tray()
+            icon = (QSystemTrayIcon.MessageIcon.Critical
+                    if any(alert.severity.value == "critical" for alert in alerts)
+                    else QSystemTrayIcon.MessageIcon.Warning)
+            tray.showMessage(title, text, icon, NOTIFICATION_MILLISECONDS)
+        else:
+            self.alert_notice.setText(f"⚠ {text} — show alerts")
+            self.alert_notice.setToolTip("\n".join(alert.title for alert in alerts))
+            self.alert_notice.show()
+        self.alerts_notified.emit(text)
+
+    def _tray(self) -> QSystemTrayIcon:
+        if self.tray_icon is None:
+            icon = QGuiApplication.windowIcon()
+            if icon.isNull():
+                icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            self.tray_icon = QSystemTrayIcon(icon, self)
+            self.tray_icon.setToolTip("ModelLedger")
+            self.tray_icon.messageClicked.connect(self._on_tray_icon_message_clicked)
+            self.tray_icon.activated.connect(self._on_tray_icon_activated)
+            self.tray_icon.show()
+        return self.tray_icon
+
+    def show_alerts(self) -> None:
+        self.alert_notice.hide()
+        self.show_page("Alerts")
+
+    def _on_tray_icon_message_clicked(self) -> None:
+        # The window may be minimised or behind others when the desktop shows the message.
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        self.show_alerts()
+
+    def _on_tray_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        self._on_tray_icon_message_clicked()
+
+    def _on_alert_notice_clicked(self) -> None:
+        self.show_alerts()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_window_geometry(self.saveGeometry())
         self.settings.sync()
         self.close_workspace()
+        if self._closing_sessions:
+            # A monitoring run in progress is stopped and its slot handed back for another
+            # instance; the process must not exit before that is written.
+            self.statusBar().showMessage("Stopping monitoring runs…")
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                for session in list(self._closing_sessions):
+                    session.wait_closed()
+            finally:
+                QApplication.restoreOverrideCursor()
+        if self.tray_icon is not None:
+            self.tray_icon.hide()
         self._launcher.shutdown()
         super().closeEvent(event)

@@ -1,13 +1,24 @@
-"""The open workspace as the window sees it: its services, its worker threads, a change signal."""
+"""The open workspace as the window sees it: its services, its worker threads, a change signal,
+and the monitoring scheduler that runs the workspace's monitors while the window is open."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from modelledger.services.workspace import Workspace
 from modelledger.ui.tasks import BackgroundWork
+
+if TYPE_CHECKING:
+    from modelledger.services.scheduler import (
+        MonitorScheduler,
+        RunningJob,
+        SchedulerEvent,
+        SchedulerTimings,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -15,19 +26,35 @@ log = logging.getLogger(__name__)
 # counter for all instances sharing the database; reading it is one indexed MAX().
 CHANGE_POLL_MILLISECONDS = 1500
 
+READ_ONLY_SCHEDULER_NOTE = (
+    "This workspace is open read-only, so this window runs no monitors. Runs are made by "
+    "instances that can write to it: another ModelLedger window, or `modelledger scheduler`.")
+
 
 class WorkspaceSession(QObject):
     """Views read and write through ``work`` and reload when ``changed`` fires."""
 
     changed = Signal()  # this window or another instance changed the workspace
+    scheduler_started = Signal()  # start_scheduler() made this window run the monitors
+    scheduler_event = Signal(object)  # a SchedulerEvent of this window's scheduler
+    closed = Signal()  # close_in_background() has finished
+
+    # Emitted on scheduler and closing threads; Qt queues them to this object's (the GUI) thread.
+    _event_from_scheduler = Signal(object)
+    _closed_from_thread = Signal()
 
     def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
                  poll_milliseconds: int = CHANGE_POLL_MILLISECONDS) -> None:
         super().__init__(parent)
         self.workspace = workspace
         self.work = BackgroundWork(self)
+        self.scheduler: MonitorScheduler | None = None
+        self._closing = False
+        self._closer: threading.Thread | None = None
         self._known_head: int | None = None
         self._head_check_running = False
+        self._event_from_scheduler.connect(self._on_scheduler_thread_event)
+        self._closed_from_thread.connect(self.closed)
         self._poll = QTimer(self)
         self._poll.setInterval(poll_milliseconds)
         self._poll.timeout.connect(self.check_for_changes)
@@ -39,18 +66,88 @@ class WorkspaceSession(QObject):
     def user(self) -> str:
         return self.workspace.actor.user
 
+    @property
+    def read_only(self) -> bool:
+        return self.workspace.database.read_only
+
     def check_for_changes(self) -> None:
-        if self._head_check_running:
+        if self._head_check_running or self._closing:
             return
         self._head_check_running = True
         self.work.read("checking for changes", lambda control: self.workspace.audit.head_seq(),
                        on_success=self._on_head_read, on_failure=self._on_head_check_failed,
                        quiet=True)
 
+    # -- monitoring scheduler -------------------------------------------------------------------
+
+    def scheduler_note(self) -> str:
+        """Why this window runs no monitors, or "" when it does."""
+        return READ_ONLY_SCHEDULER_NOTE if self.read_only else ""
+
+    def start_scheduler(self, *, timings: SchedulerTimings | None = None) -> bool:
+        """Run the workspace's monitors from this window until it closes; False if it cannot
+        (a read-only workspace). Starting imports APScheduler, so it happens on a worker."""
+        if self.read_only or self.scheduler is not None or self._closing:
+            return False
+        from modelledger.services.scheduler import MonitorScheduler
+
+        scheduler = MonitorScheduler(self.workspace, timings=timings,
+                                     listener=self._event_from_scheduler.emit)
+        self.scheduler = scheduler
+        self.work.read("Starting the monitoring scheduler", lambda control: scheduler.start(),
+                       quiet=True)
+        self.scheduler_started.emit()
+        return True
+
+    def running_jobs(self) -> list[RunningJob]:
+        return self.scheduler.running_jobs() if self.scheduler is not None else []
+
+    @Slot(object)
+    def _on_scheduler_thread_event(self, event: SchedulerEvent) -> None:
+        if not self._closing:
+            self.scheduler_event.emit(event)
+
+    # -- closing --------------------------------------------------------------------------------
+
     def close(self) -> None:
+        """Stop the workers and the scheduler, then close the workspace. Blocks while a
+        monitoring run in progress is stopped (a second or two)."""
+        self._begin_close()
+        self._finish_close()
+
+    def close_in_background(self) -> None:
+        """Like close(), but the scheduler stops on a thread of its own, so that a run in
+        progress does not freeze the window; ``closed`` fires once everything is stopped."""
+        self._begin_close()
+        self._closer = threading.Thread(target=self._finish_close_and_report,
+                                        name="closing-workspace")
+        self._closer.start()
+
+    def wait_closed(self) -> None:
+        """Wait for close_in_background() to finish (before the application exits)."""
+        if self._closer is not None:
+            self._closer.join()
+
+    def _begin_close(self) -> None:
+        self._closing = True
         self._poll.stop()
         self.work.shutdown()
+
+    def _finish_close(self) -> None:
+        # The scheduler first: stopping hands unfinished slots back through the database.
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         self.workspace.close()
+
+    def _finish_close_and_report(self) -> None:
+        try:
+            self._finish_close()
+        except Exception:  # a thread has nobody to raise to: the log keeps it
+            log.exception("closing the workspace failed")
+        finally:
+            self._closed_from_thread.emit()
+
+    # -- change polling -------------------------------------------------------------------------
 
     def _on_head_read(self, head: int) -> None:
         self._head_check_running = False
