@@ -49,9 +49,18 @@ def main() -> int:
     window.show()
     shoot(window, "welcome")
     window.set_workspace(Workspace.open(demo), str(demo))
-    for page in ("Portfolio", "Models", "Audit timeline", "Settings"):
+    for page in ("Portfolio", "Models", "Monitoring", "Alerts", "Audit timeline", "Settings"):
         window.show_page(page)
         shoot(window, page.lower().replace(" ", "-"))
+    monitoring = window.pages["Monitoring"]
+    monitoring.select_monitor(next(o.monitor.id for o in monitoring.monitors.rows()
+                                   if o.monitor.model_name == "vendor-credit-score"))
+    window.show_page("Monitoring")
+    shoot(window, "monitoring")
+    dialog = monitoring.new_monitor()
+    dialog.resize(820, 640)
+    shoot(dialog, "monitor-dialog")
+    dialog.close()
     window.show_model("breast-cancer-screening")
     detail = window.pages["Models"].detail
     shoot(window, "model-overview")

@@ -91,7 +91,8 @@ def _replay(workspace, monitor_id: int, first_slot: datetime, count: int,
             job, version_id, _ = workspace.monitoring.prepare_job(claim)
             outcome = compute_run(job, lambda _percent, _message: None)
             workspace.monitoring.record_outcome(claim, outcome, version_id=version_id,
-                                                started_at=clock[0], retry_base_s=60)
+                                                started_at=clock[0], retry_base_s=60,
+                                                finished_at=clock[0] + timedelta(seconds=40))
     finally:
         scheduler.shutdown()
 

@@ -197,8 +197,8 @@ class SettingsPage(QWidget):
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 200)
-        header.resizeSection(1, 260)
+        header.resizeSection(0, 150)
+        header.resizeSection(1, 190)
         header.setStretchLastSection(True)
         self.users_table.selectionModel().currentRowChanged.connect(
             self._on_users_table_current_row_changed)
