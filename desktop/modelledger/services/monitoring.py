@@ -481,8 +481,11 @@ class MonitoringService:
         return self._db.read(mrepo.newest_alert_id)
 
     def alerts_after(self, alert_id: int) -> list[Alert]:
-        """Alerts raised after ``alert_id`` (for desktop notifications)."""
-        return [a for a in self.list_alerts() if a.id > alert_id]
+        """Alerts not closed that were raised after ``alert_id`` (for desktop notifications)."""
+        return self._db.read(lambda conn: mrepo.list_alerts(conn, after_id=alert_id))
+
+    def count_unclosed_alerts(self) -> int:
+        return self._db.read(mrepo.count_unclosed_alerts)
 
     def acknowledge_alert(self, alert_id: int, row_version: int, comment: str = "") -> Alert:
         return self._handle(alert_id, row_version, "acknowledged", comment,

@@ -379,15 +379,23 @@ def get_alert(conn: Connection, alert_id: int) -> Alert:
 
 
 def list_alerts(conn: Connection, *, include_closed: bool = False,
-                model_name: str | None = None, limit: int = 500) -> list[Alert]:
-    """Open first, then newest first."""
+                model_name: str | None = None, after_id: int | None = None,
+                limit: int = 500) -> list[Alert]:
+    """Open first, then newest first; ``after_id``: only alerts raised after that one."""
     query = _alert_query().order_by(
         (alerts.c.status == AlertStatus.CLOSED.value), alerts.c.last_seen_at.desc()).limit(limit)
+    if after_id is not None:
+        query = query.where(alerts.c.id > after_id)
     if not include_closed:
         query = query.where(alerts.c.status != AlertStatus.CLOSED.value)
     if model_name is not None:
         query = query.where(registered_models.c.name == model_name)
     return [_alert_from_row(row) for row in conn.execute(query)]
+
+
+def count_unclosed_alerts(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(alerts).where(
+        alerts.c.status != AlertStatus.CLOSED.value)).scalar_one()
 
 
 def newest_alert_id(conn: Connection) -> int:

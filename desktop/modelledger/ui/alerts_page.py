@@ -346,7 +346,7 @@ class AlertsPage(QWidget):
     def _load_open_count(self) -> None:
         service = self._service
         self._session.work.read("Counting open alerts",
-                                lambda control: len(service.list_alerts()),
+                                lambda control: service.count_unclosed_alerts(),
                                 on_success=self._on_open_count_read, quiet=True)
 
     def _on_open_count_read(self, count: int) -> None:
