@@ -37,3 +37,17 @@ def test_core_has_no_database_either():
         if module.startswith(("sqlalchemy", "modelledger.storage", "modelledger.services"))
     ]
     assert offenders == []
+
+
+def test_the_window_starts_without_the_data_stack():
+    """Start-up time: pandas, numpy, scipy, scikit-learn and matplotlib are imported only when a
+    monitoring run, a model file or a chart needs them (benchmarks/startup_bench.py)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, modelledger.app, modelledger.ui.main_window; "
+             "print(' '.join(m for m in ('pandas', 'numpy', 'scipy', 'sklearn', 'matplotlib') "
+             "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == ""

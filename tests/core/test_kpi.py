@@ -8,12 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelledger.core.errors import InvalidInputError
-from modelledger.core.kpi import (
-    KpiDefinition,
-    KpiResult,
-    check_expression,
-    evaluate_kpi,
-)
+from modelledger.core.kpi import KpiDefinition, KpiResult, check_expression
+from modelledger.core.kpi_evaluation import evaluate_kpi
 
 
 def kpi(expression: str, target: float = 0.0, tolerance: float = 0.0,

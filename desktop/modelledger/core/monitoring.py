@@ -287,7 +287,7 @@ def evaluate(
     """Every metric of one run. ``reference``/``current`` are pandas DataFrames; ``current``
     already holds the prediction column when the model scored it."""
     from modelledger.core.drift import column_drift, dataset_drift, profile_from_dict
-    from modelledger.core.kpi import evaluate_kpi
+    from modelledger.core.kpi_evaluation import evaluate_kpi
     from modelledger.core.quality import data_quality
 
     values: list[MetricValue] = []
