@@ -251,3 +251,50 @@ def test_monitor_configuration_errors_are_clear(workspace, tmp_path):
             "m2", "x", write_csv(scored_frame(200, seed=1), tmp_path / "r.csv"),
             file_spec(tmp_path / "c.csv"),
             Schedule(ScheduleKind.CRON, "every day"))
+
+
+def test_sql_and_folder_sources(workspace, tmp_path, scheduler):
+    import sqlite3
+
+    from modelledger.core.monitoring import DataSource, FolderPick, SourceKind
+
+    frame = scored_frame(600, seed=8)
+    source_db = tmp_path / "warehouse.db"
+    with sqlite3.connect(source_db) as conn:
+        frame.to_sql("scored", conn, index=False)
+    sql = DataSource(SourceKind.SQL, url=f"sqlite:///{source_db}",
+                     query="SELECT * FROM scored WHERE age >= 18")
+    monitor = add_monitor(workspace, tmp_path, name="from sql", source=sql)
+    (run, _), _ = run_once(scheduler, monitor.id)
+    assert run.status is RunStatus.SUCCEEDED and run.current_rows == 600
+    assert run.data_description.startswith("sqlite:///")
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_csv(scored_frame(300, seed=9), folder / "scores-2026-01-01.csv")
+    write_csv(scored_frame(400, seed=10), folder / "scores-2026-01-02.csv")
+    write_csv(scored_frame(500, seed=11), folder / "scores-2999-01-01.csv")  # after the slot
+    dated = DataSource(SourceKind.FOLDER, path=str(folder), pattern="scores-*.csv",
+                       pick=FolderPick.DATE_IN_NAME)
+    monitor = add_monitor(workspace, tmp_path, name="from folder", source=dated)
+    (run, _), _ = run_once(scheduler, monitor.id)
+    assert run.current_rows == 400 and run.data_description.endswith("scores-2026-01-02.csv")
+
+
+def test_a_password_in_the_url_is_refused():
+    from modelledger.core.monitoring import DataSource, SourceKind
+
+    with pytest.raises(InvalidInputError, match="system keyring"):
+        DataSource(SourceKind.SQL, url="postgresql://ann:secret@db/sales", query="SELECT 1")
+
+
+def test_a_run_over_its_time_limit_is_stopped_and_recorded(workspace, tmp_path, scheduler):
+    import os
+
+    pipe = tmp_path / "never-written.csv"
+    os.mkfifo(pipe)  # opening it blocks: the run hangs like a stuck network share
+    monitor = add_monitor(workspace, tmp_path, current=pipe)
+    workspace.monitoring.update_monitor(monitor.id, monitor.row_version, timeout_s=3,
+                                        reason="short limit")
+    (run, _), _ = run_once(scheduler, monitor.id)
+    assert run.status is RunStatus.FAILED and "longer than its 3 s time limit" in run.error
