@@ -22,6 +22,30 @@ def session(qtbot, workspace):
     opened.deleteLater()
 
 
+@pytest.fixture
+def open_window(qtbot, monkeypatch):
+    """Opens main windows on workspaces (their monitoring scheduler starts, with a quick
+    heartbeat) and closes them after the test."""
+    monkeypatch.setenv("MODELLEDGER_HEARTBEAT_S", "0.3")
+    windows = []
+
+    def open_(workspace):
+        from modelledger.ui.main_window import MainWindow
+
+        window = MainWindow()
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        window.set_workspace(workspace)
+        windows.append(window)
+        qtbot.waitUntil(lambda: window.session.scheduler is not None, timeout=5000)
+        return window
+
+    yield open_
+    for window in windows:
+        window.close()
+
+
 def write_and_wait(qtbot, session: WorkspaceSession, job, timeout: int = 10_000):
     """Run a write through the session's write lane and return its result (test helper)."""
     results = []

@@ -58,26 +58,6 @@ def alerted_workspace(alerted_template, tmp_path):
     workspace.close()
 
 
-@pytest.fixture
-def open_window(qtbot, monkeypatch):
-    monkeypatch.setenv("MODELLEDGER_HEARTBEAT_S", "0.3")
-    windows = []
-
-    def open_(workspace) -> MainWindow:
-        window = MainWindow()
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        window.set_workspace(workspace)
-        windows.append(window)
-        qtbot.waitUntil(lambda: window.session.scheduler is not None, timeout=5000)
-        return window
-
-    yield open_
-    for window in windows:
-        window.close()
-
-
 def alerts_page(qtbot, window) -> AlertsPage:
     window.show_page("Alerts")
     page = window.pages["Alerts"]

@@ -4,7 +4,6 @@ runs and metrics appear, a running job can be cancelled, monitors are created an
 import os
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from PySide6.QtCore import Qt
 
 from modelledger.core.domain import EventFilter
@@ -17,34 +16,13 @@ from tests.services.monitor_data import add_monitor, scored_frame, write_csv
 RUN_TIMEOUT = 60_000  # a run starts a worker process that imports pandas and scipy
 
 
-@pytest.fixture
-def open_window(qtbot, monkeypatch):
-    """Opens windows on a workspace (their scheduler starts) and closes them after the test."""
-    monkeypatch.setenv("MODELLEDGER_HEARTBEAT_S", "0.3")
-    windows = []
-
-    def open_(workspace) -> MainWindow:
-        window = MainWindow()
-        qtbot.addWidget(window)
-        window.resize(1280, 800)
-        window.show()
-        window.set_workspace(workspace)
-        windows.append(window)
-        qtbot.waitUntil(lambda: window.session.scheduler is not None, timeout=5000)
-        window.show_page("Monitoring")
-        return window
-
-    yield open_
-    for window in windows:
-        window.close()
-
-
 def later() -> datetime:
     """An anchor whose first slot is not due during the test: runs happen when asked for."""
     return datetime.now(UTC) + timedelta(days=1)
 
 
 def monitoring_page(qtbot, window, rows: int = 1) -> MonitoringPage:
+    window.show_page("Monitoring")
     page = window.pages["Monitoring"]
     qtbot.waitUntil(lambda: page.monitors.rowCount() == rows
                     and page.selected_overview() is not None,
@@ -125,6 +103,7 @@ def test_the_new_monitor_dialog_creates_a_monitor_and_refuses_a_bad_kpi(
     reference = write_csv(scored_frame(500, seed=1), tmp_path / "reference.csv")
     current = write_csv(scored_frame(300, seed=2), tmp_path / "current.csv")
     window = open_window(workspace)
+    window.show_page("Monitoring")
     page = window.pages["Monitoring"]
     qtbot.waitUntil(page.empty_label.isVisible)
     assert "No monitors yet — <b>New monitor…</b> to watch" in page.empty_label.text()
