@@ -501,6 +501,8 @@ def _scheduler(ws, args) -> int:
             detail = outcome.error if outcome and outcome.error else ""
             print(f"finished {where}: {result} {detail}".rstrip(), flush=True)
 
+    if args.max_parallel < 1:
+        raise InvalidInputError("--max-parallel must be at least 1.")
     if ws.database.read_only:
         raise InvalidInputError(
             f"{ws.database.display_name} is open read-only, so its monitors cannot be run from "

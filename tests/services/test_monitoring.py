@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,13 +14,16 @@ from modelledger.core.domain import EventFilter
 from modelledger.core.errors import ConcurrentEditError, InvalidInputError
 from modelledger.core.monitoring import (
     AlertStatus,
+    DataSource,
     Health,
     MonitorStatus,
     RunStatus,
     Schedule,
     ScheduleKind,
+    SourceKind,
 )
-from modelledger.services.scheduler import MonitorScheduler, SchedulerTimings, due_slots
+from modelledger.services.scheduler import MonitorScheduler, SchedulerTimings
+from modelledger.services.schedules import due_slots
 from tests.services.monitor_data import add_monitor, file_spec, scored_frame, write_csv
 
 FAST = SchedulerTimings(heartbeat_s=0.2, stale_after_s=2.0, retry_base_s=0.01)
@@ -298,3 +302,63 @@ def test_a_run_over_its_time_limit_is_stopped_and_recorded(workspace, tmp_path, 
                                         reason="short limit")
     (run, _), _ = run_once(scheduler, monitor.id)
     assert run.status is RunStatus.FAILED and "longer than its 3 s time limit" in run.error
+
+
+def test_cron_weekdays_count_from_sunday_like_cron():
+    anchor = datetime(2026, 11, 1, tzinfo=UTC)  # a Sunday
+    week = anchor + timedelta(days=7)
+    mondays, _ = due_slots(Schedule(ScheduleKind.CRON, "0 6 * * 1"), anchor, None, week)
+    assert [slot.strftime("%a %H:%M") for slot in mondays] == ["Mon 06:00"]
+    weekdays, _ = due_slots(Schedule(ScheduleKind.CRON, "0 6 * * 1-5"), anchor, None, week)
+    assert [slot.strftime("%a") for slot in weekdays] == ["Mon", "Tue", "Wed", "Thu", "Fri"]
+    sundays, _ = due_slots(Schedule(ScheduleKind.CRON, "30 7 * * 0,7"), anchor, None, week)
+    assert [slot.strftime("%a %d") for slot in sundays] == ["Sun 01"]
+    with pytest.raises(InvalidInputError, match="Day of week 8"):
+        due_slots(Schedule(ScheduleKind.CRON, "0 6 * * 8"), anchor, None, week)
+
+
+def test_an_alert_that_fires_again_can_still_be_acknowledged(workspace, tmp_path, scheduler):
+    monitor = add_monitor(workspace, tmp_path)
+    _, first = run_once(scheduler, monitor.id)
+    alert = next(a for a in first.new_alerts if "PSI of income" in a.title)
+    run_once(scheduler, monitor.id)  # fires again while someone is reading the alert
+    acknowledged = workspace.monitoring.acknowledge_alert(alert.id, alert.row_version, "on it")
+    assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.occurrences == 2
+
+
+def test_a_slot_is_given_up_after_max_failures_attempts(workspace, tmp_path, request):
+    now = datetime.now(UTC)
+    monitor = add_monitor(workspace, tmp_path, current=tmp_path / "absent.csv", max_failures=2,
+                          anchor=now - timedelta(minutes=1))
+    clock = [now]
+    scheduler = MonitorScheduler(workspace, max_parallel=1, clock=lambda: clock[0],
+                                 timings=SchedulerTimings(retry_base_s=60))
+    request.addfinalizer(scheduler.shutdown)
+    scheduler.fire(monitor.id).result(timeout=120)
+    # A later success (here: a manual run on good data) resets the failure count...
+    good = write_csv(scored_frame(500, seed=3), tmp_path / "good.csv")
+    spec = workspace.monitoring.get_monitor(monitor.id).spec
+    current = workspace.monitoring.get_monitor(monitor.id)
+    workspace.monitoring.update_monitor(
+        monitor.id, current.row_version, reason="good data for a moment",
+        spec=replace(spec, source=DataSource(SourceKind.FILE, path=str(good))))
+    scheduler.run_now(monitor.id).result(timeout=120)
+    current = workspace.monitoring.get_monitor(monitor.id)
+    workspace.monitoring.update_monitor(monitor.id, current.row_version, spec=spec,
+                                        reason="back to the broken source")
+    # ...but the failing slot still stops after its second attempt instead of retrying forever.
+    clock[0] = datetime.now(UTC) + timedelta(seconds=61)
+    stored = scheduler._submit(scheduler.take_over_claims()[0]).result(timeout=120)
+    assert not stored.paused
+    states = {state for _, state, _, _ in workspace.monitoring.claim_states(monitor.id)}
+    assert "retry" not in states and "failed" in states
+    assert any(a.kind == "failed" and "failed 2 times" in a.title for a in stored.new_alerts)
+
+
+def test_kpi_names_must_be_unique(tmp_path):
+    from modelledger.core.kpi import KpiDefinition
+
+    twice = (KpiDefinition("rate", "share(prediction == 1)", 0.5, 0.1),
+             KpiDefinition("rate", "mean(score)", 0.5, 0.1))
+    with pytest.raises(InvalidInputError, match="Two KPIs are named 'rate'"):
+        file_spec(tmp_path / "x.csv", kpis=twice)

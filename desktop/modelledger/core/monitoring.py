@@ -191,6 +191,14 @@ class MonitorSpec:
     def __post_init__(self) -> None:
         if not self.features:
             raise InvalidInputError("Choose at least one feature column to monitor.")
+        if len(set(self.features)) != len(self.features):
+            raise InvalidInputError("Each feature column may be chosen only once.")
+        names = [kpi.name for kpi in self.kpis]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise InvalidInputError(
+                f"Two KPIs are named {', '.join(map(repr, repeated))}: give each KPI its own "
+                "name (results are stored by name).")
         if self.window_days is not None and self.window_days <= 0:
             raise InvalidInputError("The window must be a positive number of days.")
         if self.window_days is not None and not self.timestamp:

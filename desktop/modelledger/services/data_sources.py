@@ -7,6 +7,7 @@ what to do; a monitor run records it as its error.
 from __future__ import annotations
 
 import re
+import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,8 @@ def source_password(credential: str) -> str:
         raise InvalidInputError(f"The system keyring could not be read: {exc}.") from exc
     if password is None:
         raise InvalidInputError(
-            f"No password is stored for '{credential}' in the system keyring. Edit the monitor "
-            "and enter the password again.")
+            f"No password is stored for '{credential}' in the keyring of {socket.gethostname()}. "
+            "Edit the monitor on this computer and enter the password again.")
     return password
 
 

@@ -31,12 +31,12 @@ from modelledger.core.monitoring import (
     MonitorStatus,
     RunStatus,
     Schedule,
-    ScheduleKind,
     SlotClaim,
     describe_metric,
 )
 from modelledger.services.events import ChangeBus, ChangeEvent
 from modelledger.services.run_worker import RunJob, RunOutcome
+from modelledger.services.schedules import validate_schedule
 from modelledger.services.unit_of_work import audited_write, change_setting
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
@@ -45,7 +45,6 @@ from modelledger.storage.database import Database
 
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_TIMEOUT_S = 15 * 60
-MIN_INTERVAL_S = 1
 
 
 @dataclass(frozen=True)
@@ -61,26 +60,6 @@ class StoredRun:
 def retry_delay(attempt: int, base_s: float) -> timedelta:
     """Exponential backoff after the ``attempt``-th failure, capped at one hour."""
     return timedelta(seconds=min(base_s * 2 ** max(attempt - 1, 0), 3600.0))
-
-
-def validate_schedule(schedule: Schedule) -> None:
-    if schedule.kind is ScheduleKind.INTERVAL:
-        try:
-            seconds = int(schedule.expression)
-        except ValueError:
-            seconds = 0
-        if seconds < MIN_INTERVAL_S:
-            raise InvalidInputError("An interval schedule needs a whole number of seconds >= 1.")
-        return
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(schedule.expression)
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"'{schedule.expression}' is not a cron expression ({exc}). Use five fields: "
-            "minute hour day-of-month month day-of-week, e.g. '0 6 * * *' for 06:00 daily."
-        ) from exc
 
 
 class MonitoringService:
@@ -280,12 +259,18 @@ class MonitoringService:
             monitor = mrepo.get_monitor(conn, claim.monitor_id)
             failed = outcome.status is RunStatus.FAILED
             failures = monitor.consecutive_failures + 1 if failed else 0
-            pause = failed and failures >= monitor.max_failures
+            # Only a monitor that runs on its schedule pauses itself (a manual run of a paused
+            # monitor leaves it as the user set it).
+            pause = (failed and failures >= monitor.max_failures
+                     and monitor.status is MonitorStatus.ACTIVE)
+            # A slot is given up after as many attempts as the monitor tolerates failures, even
+            # when later slots succeed in between (and so reset the failure count).
+            give_up = failed and claim.attempt >= monitor.max_failures
             if outcome.status is RunStatus.CANCELLED:
                 state, retry_at = "cancelled", None
             elif not failed:
                 state, retry_at = "done", None
-            elif pause or claim.kind == "manual":
+            elif pause or give_up or claim.kind == "manual":
                 state, retry_at = "failed", None
             else:
                 state, retry_at = "retry", now + retry_delay(claim.attempt, retry_base_s)
@@ -340,6 +325,15 @@ class MonitoringService:
                                             f"{describe_metric(metric)}", _threshold_text(metric))
                         if alert is not None:
                             raised.append(alert)
+            if give_up and not pause and claim.kind != "manual":
+                alert = self._raise(
+                    conn, audit, now, monitor, run_id, Health.CRITICAL, "failed",
+                    f"{monitor.id}:slot {claim.slot.isoformat()}",
+                    f"{monitor.model_name} / {monitor.name}: the run for "
+                    f"{claim.slot:%Y-%m-%d %H:%M} failed {claim.attempt} times",
+                    f"Last error: {outcome.error}\nThis slot is not retried any more.")
+                if alert is not None:
+                    raised.append(alert)
             if pause:
                 audit.append("monitor.paused", "monitor", _monitor_key(monitor),
                              before={"status": MonitorStatus.ACTIVE.value},
@@ -368,7 +362,7 @@ class MonitoringService:
                                       "last_seen_at": now, "run_id": run_id, "title": title}
             if escalated:
                 values["severity"] = severity.value
-            mrepo.update_alert_if_unchanged(conn, existing.id, existing.row_version, values)
+            mrepo.record_alert_repeat(conn, existing.id, values)
             mrepo.insert_note(conn, existing.id, self.actor.user, now, "repeated",
                               f"Run #{run_id}: {title}")
             if not escalated:

@@ -142,18 +142,26 @@ def _score(job: RunJob, spec: MonitorSpec, reference, current, profiles, note):
 
 def _serve(jobs: Any, messages: Any, parent_pid: int) -> None:
     """Worker main loop: one job at a time; exits when the parent process is gone."""
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True,
+                     name="parent-watchdog").start()
     while True:
         try:
             job = jobs.get(timeout=1.0)
         except queue.Empty:
-            if os.getppid() != parent_pid:
-                return
             continue
         if job is None:
             return
         outcome = compute_run(job, lambda percent, text: messages.put(("progress", percent,
                                                                        text)))
         messages.put(("outcome", outcome))
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A killed instance must not leave its worker behind, even one stuck in a read or in
+    sending a result that nobody will take: exit at once when the parent is gone."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class WorkerProcess:

@@ -29,18 +29,16 @@ from modelledger.core.monitoring import (
     Monitor,
     MonitorStatus,
     RunStatus,
-    Schedule,
-    ScheduleKind,
     SlotClaim,
 )
 from modelledger.services.monitoring import StoredRun
 from modelledger.services.run_worker import RunOutcome, WorkerProcess
+from modelledger.services.schedules import build_trigger, due_slots
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage.tables import utc_now
 
 log = logging.getLogger(__name__)
 
-MAX_MISSED_RECORDED = 1000  # a long sleep records this many missed slots, and says how many more
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,12 @@ class RunningJob:
 
 
 @dataclass(frozen=True)
+class _Computed:
+    outcome: RunOutcome
+    version_id: int | None  # the version the run monitored
+
+
+@dataclass(frozen=True)
 class SchedulerEvent:
     """What listeners (the window, the CLI) hear about; sent from scheduler threads."""
 
@@ -81,45 +85,6 @@ class SchedulerEvent:
     job: RunningJob
     stored: StoredRun | None = None
     outcome: RunOutcome | None = None
-
-
-def build_trigger(schedule: Schedule, anchor: datetime):
-    """The APScheduler trigger that wakes this instance up for a monitor's slots."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    if schedule.kind is ScheduleKind.INTERVAL:
-        return IntervalTrigger(seconds=int(schedule.expression), start_date=anchor, timezone=UTC)
-    return CronTrigger.from_crontab(schedule.expression, timezone=UTC)
-
-
-def due_slots(schedule: Schedule, anchor: datetime, after: datetime | None, now: datetime,
-              limit: int = MAX_MISSED_RECORDED + 1) -> tuple[list[datetime], int]:
-    """The slots in (after, now] (from the anchor on when ``after`` is None): the newest
-    ``limit`` of them, oldest first, and how many older ones were left out.
-
-    Every instance computes the same slots from the same row, to the microsecond, which is
-    what lets the unique (monitor, slot) constraint pick one winner."""
-    if schedule.kind is ScheduleKind.INTERVAL:
-        step = timedelta(seconds=int(schedule.expression))
-        last = (now - anchor) // step
-        first = 0 if after is None or after < anchor else (after - anchor) // step + 1
-        if last < first:
-            return [], 0
-        kept_from = max(first, last - limit + 1)
-        return [anchor + k * step for k in range(kept_from, last + 1)], kept_from - first
-    trigger = build_trigger(schedule, anchor)
-    start = after + timedelta(microseconds=1) if after is not None else anchor
-    slots: list[datetime] = []
-    skipped = 0
-    moment = trigger.get_next_fire_time(None, start)
-    while moment is not None and moment <= now:
-        slots.append(moment)
-        if len(slots) > limit:
-            slots.pop(0)
-            skipped += 1
-        moment = trigger.get_next_fire_time(moment, moment + timedelta(microseconds=1))
-    return slots, skipped
 
 
 class MonitorScheduler:
@@ -232,11 +197,29 @@ class MonitorScheduler:
         if self._stopping.is_set():
             return None
         try:
+            if not self._can_run_here(self._service.get_monitor(monitor_id)):
+                return None
             claim = self.claim_due_slot(monitor_id)
         except ModelLedgerError as exc:
             log.warning("could not claim a slot of monitor %s: %s", monitor_id, exc)
             return None
         return self._submit(claim) if claim else None
+
+    def _can_run_here(self, monitor: Monitor) -> bool:
+        """False when this machine's keyring lacks the monitor's database password: another
+        instance (the one where it was entered) runs it, instead of this one failing it."""
+        credential = monitor.spec.source.credential
+        if not credential:
+            return True
+        from modelledger.services.data_sources import source_password
+
+        try:
+            source_password(credential)
+        except ModelLedgerError as exc:
+            log.info("leaving %s/%s to other instances: %s", monitor.model_name, monitor.name,
+                     exc)
+            return False
+        return True
 
     def claim_due_slot(self, monitor_id: int) -> SlotClaim | None:
         now = self._clock()
@@ -264,8 +247,9 @@ class MonitorScheduler:
                     after={"missed": missed + skipped, "first": slots[0].isoformat(),
                            "last": slots[-2].isoformat() if len(slots) > 1 else None,
                            "caught_up_with": newest.isoformat()},
-                    reason="no instance ran these slots (application closed or computer "
-                           "asleep); caught up with one run for the newest slot")
+                    reason="no instance ran these slots (the monitor was paused, or no "
+                           "instance was open, or the computer was asleep); caught up with one "
+                           "run for the newest slot")
             return SlotClaim(claim_id, monitor_id, newest, "scheduled", 1, self.owner)
 
         return self._service.write(unit)
@@ -298,9 +282,14 @@ class MonitorScheduler:
                 conn, stale_before=stale_before, now=now)):
             return []
 
+        with self._lock:
+            running = set(self._running)
+
         def unit(conn, audit, _now):
             taken = []
             for row in mrepo.claims_to_take_over(conn, stale_before=stale_before, now=now):
+                if row.id in running:
+                    continue  # ours, only slow to beat (e.g. after a sleep): it goes on
                 claim = mrepo.take_over(conn, row, self.owner, now)
                 if claim is None:
                     continue
@@ -320,12 +309,15 @@ class MonitorScheduler:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _submit(self, claim: SlotClaim) -> Future:
+    def _submit(self, claim: SlotClaim) -> Future | None:
         monitor = self._service.get_monitor(claim.monitor_id)
         job = RunningJob(claim, monitor.name, monitor.model_name, self._clock())
         with self._lock:
-            self._running[claim.id] = job
-        return self._runs.submit(self._execute, job, monitor)
+            if not self._stopping.is_set():
+                self._running[claim.id] = job
+                return self._runs.submit(self._execute, job, monitor)
+        self._hand_back(claim)  # claimed while shutting down: let the next instance run it
+        return None
 
     def _execute(self, job: RunningJob, monitor: Monitor) -> StoredRun | None:
         claim = job.claim
@@ -334,52 +326,72 @@ class MonitorScheduler:
                                  name=f"heartbeat-{claim.id}")
         heart.start()
         self._emit(SchedulerEvent("started", job))
+        version_id = None
         try:
-            try:
-                run_job, version_id, timeout_s = self._service.prepare_job(claim)
-            except ModelLedgerError as exc:
-                outcome = RunOutcome(RunStatus.FAILED, None, str(exc), f"failed: {exc}")
-                version_id = None
-            else:
-                def progress(percent: int, message: str) -> None:
-                    job.percent, job.message = percent, message
-                    self._emit(SchedulerEvent("progress", job))
-
-                worker = self._take_worker()
-                try:
-                    outcome = worker.run(run_job, progress, cancelled=job.cancelled,
-                                         timeout_s=timeout_s)
-                finally:
-                    self._give_back(worker)
+            computed = self._compute(job)
+            outcome, version_id = computed.outcome, computed.version_id
+        except Exception as exc:  # a bug must end as a recorded failure, not a silent retry
+            log.exception("run of %s slot %s failed unexpectedly", monitor.name, claim.slot)
+            outcome = RunOutcome(RunStatus.FAILED, None,
+                                 f"Unexpected error: {type(exc).__name__}: {exc}", "")
+        finally:
             beating.set()
             heart.join()
+        try:
             if outcome.status is RunStatus.CANCELLED and self._stopping.is_set():
                 stored = self._hand_back(claim)
             else:
                 stored = self._service.record_outcome(
                     claim, outcome, version_id=version_id, started_at=job.started_at,
                     retry_base_s=self.timings.retry_base_s)
-            with self._lock:
-                self._running.pop(claim.id, None)
-            self._emit(SchedulerEvent("finished", job, stored, outcome))
-            if stored.new_alerts:
-                error = self._service.email_alerts(stored.new_alerts)
-                if error:
-                    log.warning("alert email failed: %s", error)
-            return stored
-        except ModelLedgerError as exc:
+        except Exception as exc:
             # The database refused the result (locked, read-only, disk full): the claim stays
             # running, stops beating, and is retried by whichever instance takes it over.
             log.error("run of %s slot %s could not be stored: %s", monitor.name, claim.slot, exc)
-            with self._lock:
-                self._running.pop(claim.id, None)
+            self._forget(job)
             self._emit(SchedulerEvent("finished", job, None, RunOutcome(
                 RunStatus.FAILED, None, f"The result could not be stored: {exc}", "")))
             return None
+        self._forget(job)
+        self._emit(SchedulerEvent("finished", job, stored, outcome))
+        if stored.new_alerts:
+            self._email(stored)
+        return stored
+
+    def _compute(self, job: RunningJob) -> _Computed:
+        if job.cancelled.is_set():
+            return _Computed(RunOutcome(RunStatus.CANCELLED, None, "Cancelled.", "cancelled"),
+                             None)
+        try:
+            run_job, version_id, timeout_s = self._service.prepare_job(job.claim)
+        except ModelLedgerError as exc:
+            return _Computed(RunOutcome(RunStatus.FAILED, None, str(exc), f"failed: {exc}"),
+                             None)
+
+        def progress(percent: int, message: str) -> None:
+            job.percent, job.message = percent, message
+            self._emit(SchedulerEvent("progress", job))
+
+        worker = self._take_worker()
+        try:
+            return _Computed(worker.run(run_job, progress, cancelled=job.cancelled,
+                                        timeout_s=timeout_s), version_id)
         finally:
-            beating.set()
-            with self._lock:
-                self._running.pop(claim.id, None)
+            self._give_back(worker)
+
+    def _forget(self, job: RunningJob) -> None:
+        with self._lock:
+            if self._running.get(job.claim.id) is job:
+                del self._running[job.claim.id]
+
+    def _email(self, stored: StoredRun) -> None:
+        try:
+            error = self._service.email_alerts(stored.new_alerts)
+        except Exception:  # email is best effort: the run and its alerts are stored
+            log.exception("alert email failed")
+            return
+        if error:
+            log.warning("alert email failed: %s", error)
 
     def _hand_back(self, claim: SlotClaim) -> StoredRun:
         """Shutting down mid-run: let the next instance retry the slot at once."""

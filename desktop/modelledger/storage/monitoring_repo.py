@@ -410,6 +410,12 @@ def update_alert_if_unchanged(conn: Connection, alert_id: int, row_version: int,
     ).rowcount == 1
 
 
+def record_alert_repeat(conn: Connection, alert_id: int, values: Mapping[str, Any]) -> None:
+    """Count another occurrence. The row version stays: someone acknowledging or closing the
+    alert meanwhile is not editing what a repeat changes, and must not be refused for it."""
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+
+
 def insert_note(conn: Connection, alert_id: int, author: str, now: datetime, kind: str,
                 text: str) -> None:
     conn.execute(insert(alert_notes).values(alert_id=alert_id, author=author, created_at=now,

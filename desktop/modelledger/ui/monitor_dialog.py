@@ -66,11 +66,8 @@ from modelledger.core.monitoring import (
     Task,
     Threshold,
 )
-from modelledger.services.monitoring import (
-    DEFAULT_MAX_FAILURES,
-    DEFAULT_TIMEOUT_S,
-    validate_schedule,
-)
+from modelledger.services.monitoring import DEFAULT_MAX_FAILURES, DEFAULT_TIMEOUT_S
+from modelledger.services.schedules import validate_schedule
 from modelledger.ui.errors import show_error
 from modelledger.ui.session import WorkspaceSession
 

@@ -610,8 +610,9 @@ class MonitoringPage(QWidget):
         resume = monitor.status is MonitorStatus.PAUSED
         verb = "Resume" if resume else "Pause"
         if resume:
-            question = (f"Resume {monitor.model_name} / {monitor.name}? It runs on its schedule "
-                        "again from the next slot. What was fixed?")
+            question = (f"Resume {monitor.model_name} / {monitor.name}? It runs right away "
+                        "for the newest slot it missed (the others are recorded as missed), "
+                        "then on its schedule. What was fixed?")
         else:
             question = (f"Pause {monitor.model_name} / {monitor.name}? No scheduled runs happen "
                         "until it is resumed. Why pause it?")
