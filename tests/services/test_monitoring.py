@@ -24,6 +24,7 @@ from modelledger.core.monitoring import (
 )
 from modelledger.services.scheduler import MonitorScheduler, SchedulerTimings
 from modelledger.services.schedules import due_slots
+from tests.conftest import wait_until
 from tests.services.monitor_data import add_monitor, file_spec, scored_frame, write_csv
 
 FAST = SchedulerTimings(heartbeat_s=0.2, stale_after_s=2.0, retry_base_s=0.01)
@@ -362,3 +363,31 @@ def test_kpi_names_must_be_unique(tmp_path):
              KpiDefinition("rate", "mean(score)", 0.5, 0.1))
     with pytest.raises(InvalidInputError, match="Two KPIs are named 'rate'"):
         file_spec(tmp_path / "x.csv", kpis=twice)
+
+
+def test_a_worker_that_dies_mid_run_is_a_recorded_failure(workspace, tmp_path, scheduler):
+    import multiprocessing
+    import os
+    import signal
+
+    pipe = tmp_path / "held.csv"
+    os.mkfifo(pipe)  # the worker blocks opening it, so it is surely mid-run when killed
+    monitor = add_monitor(workspace, tmp_path, current=pipe)
+    future = scheduler.run_now(monitor.id)
+    wait_until(lambda: any(job.percent >= 15 for job in scheduler.running_jobs()), 60,
+               "the run to start reading its data")
+    workers = [p for p in multiprocessing.active_children() if p.name == "modelledger-run-worker"]
+    assert len(workers) == 1
+    os.kill(workers[0].pid, signal.SIGKILL)
+    stored = future.result(timeout=60)
+    run = workspace.monitoring.get_run(stored.run_id)[0]
+    assert run.status is RunStatus.FAILED and "stopped unexpectedly (exit code -9)" in run.error
+    # The next run gets a fresh worker.
+    write_csv(scored_frame(300, seed=4), tmp_path / "fine.csv")
+    current = workspace.monitoring.get_monitor(monitor.id)
+    workspace.monitoring.update_monitor(
+        monitor.id, current.row_version, reason="readable data",
+        spec=replace(current.spec, source=DataSource(SourceKind.FILE,
+                                                     path=str(tmp_path / "fine.csv"))))
+    (again, _), _ = run_once(scheduler, monitor.id)
+    assert again.status is RunStatus.SUCCEEDED

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from modelledger.core.domain import EventFilter
 from modelledger.storage.tables import monitor_claims, monitor_runs, run_metrics
+from tests.conftest import wait_until
 from tests.services.monitor_data import add_monitor, scored_frame
 
 FAST_ENV = {"MODELLEDGER_HEARTBEAT_S": "0.3", "MODELLEDGER_STALE_AFTER_S": "3",
@@ -38,16 +38,6 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def rows(workspace, query):
