@@ -233,12 +233,8 @@ class MonitorScheduler:
             if not slots:
                 return None
             newest = slots[-1]
-            claim_id = mrepo.insert_claim_if_free(conn, {
-                "monitor_id": monitor_id, "slot": newest, "kind": "scheduled",
-                "state": "running", "owner": self.owner, "attempt": 1, "claimed_at": now,
-                "heartbeat_at": now,
-            })
-            if claim_id is None:
+            claim = mrepo.claim_slot(conn, monitor_id, newest, "scheduled", self.owner, now)
+            if claim is None:
                 return None
             missed = mrepo.insert_missed_slots(conn, monitor_id, slots[:-1], self.owner, now)
             if missed or skipped:
@@ -250,7 +246,7 @@ class MonitorScheduler:
                     reason="no instance ran these slots (the monitor was paused, or no "
                            "instance was open, or the computer was asleep); caught up with one "
                            "run for the newest slot")
-            return SlotClaim(claim_id, monitor_id, newest, "scheduled", 1, self.owner)
+            return claim
 
         return self._service.write(unit)
 
@@ -260,16 +256,13 @@ class MonitorScheduler:
 
         def unit(conn, audit, _now):
             monitor = mrepo.get_monitor(conn, monitor_id)
-            claim_id = mrepo.insert_claim_if_free(conn, {
-                "monitor_id": monitor_id, "slot": now, "kind": "manual", "state": "running",
-                "owner": self.owner, "attempt": 1, "claimed_at": now, "heartbeat_at": now,
-            })
-            if claim_id is None:
+            claim = mrepo.claim_slot(conn, monitor_id, now, "manual", self.owner, now)
+            if claim is None:
                 raise InvalidInputError(
                     f"A run of {monitor.name} was started at this very moment; try again.")
             audit.append("monitor.run_requested", "monitor",
                          f"{monitor.model_name}/{monitor.name}", after={"slot": now.isoformat()})
-            return SlotClaim(claim_id, monitor_id, now, "manual", 1, self.owner)
+            return claim
 
         return self._submit(self._service.write(unit))
 

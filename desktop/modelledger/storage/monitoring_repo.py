@@ -177,6 +177,16 @@ def insert_claim_if_free(conn: Connection, values: Mapping[str, Any]) -> int | N
         _insert_ignoring_conflict(conn, values).returning(monitor_claims.c.id)).scalar()
 
 
+def claim_slot(conn: Connection, monitor_id: int, slot: datetime, kind: str, owner: str,
+               now: datetime) -> SlotClaim | None:
+    """The first attempt at a slot, running under ``owner``; None if another has the slot."""
+    claim_id = insert_claim_if_free(conn, {
+        "monitor_id": monitor_id, "slot": slot, "kind": kind, "state": "running",
+        "owner": owner, "attempt": 1, "claimed_at": now, "heartbeat_at": now,
+    })
+    return SlotClaim(claim_id, monitor_id, slot, kind, 1, owner) if claim_id else None
+
+
 def insert_missed_slots(conn: Connection, monitor_id: int, slots: Iterable[datetime],
                         owner: str, now: datetime) -> int:
     """Mark slots that nobody ran as missed; returns how many were newly marked."""
