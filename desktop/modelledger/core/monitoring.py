@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from modelledger.core.errors import InvalidInputError
 
@@ -144,14 +145,12 @@ class DataSource:
             raise InvalidInputError("Choose the file or folder that holds the current data.")
         if self.kind is SourceKind.SQL and not (self.url.strip() and self.query.strip()):
             raise InvalidInputError("A SQL source needs a database URL and a query.")
-        if self.kind is SourceKind.SQL and "@" in self.url.split("//", 1)[-1].split("/", 1)[0]:
-            host_part = self.url.split("//", 1)[-1].split("@", 1)[0]
-            if ":" in host_part:
-                raise InvalidInputError(
-                    "Do not put the password in the database URL: it would be stored in the "
-                    "shared workspace. Leave it out and give it as the source's password; "
-                    "ModelLedger keeps it in the system keyring."
-                )
+        if self.kind is SourceKind.SQL and urlsplit(self.url).password:
+            raise InvalidInputError(
+                "Do not put the password in the database URL: it would be stored in the "
+                "shared workspace. Leave it out and give it as the source's password; "
+                "ModelLedger keeps it in the system keyring."
+            )
 
     def describe(self) -> str:
         if self.kind is SourceKind.FILE:
