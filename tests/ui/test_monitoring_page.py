@@ -10,7 +10,8 @@ from modelledger.core.domain import EventFilter
 from modelledger.core.monitoring import MonitorStatus, Schedule, ScheduleKind
 from modelledger.services.workspace import Workspace
 from modelledger.ui.main_window import MainWindow
-from modelledger.ui.monitoring_page import HEALTH_COLOURS, MonitoringPage
+from modelledger.ui.monitoring_page import MonitoringPage
+from modelledger.ui.table_models import HEALTH_COLOURS
 from tests.services.monitor_data import add_monitor, scored_frame, write_csv
 
 RUN_TIMEOUT = 60_000  # a run starts a worker process that imports pandas and scipy

@@ -30,9 +30,19 @@ from modelledger.core.monitoring import Alert, AlertNote, AlertStatus
 from modelledger.services.scheduler import SchedulerEvent
 from modelledger.ui.dialogs import ReasonDialog
 from modelledger.ui.errors import show_error
-from modelledger.ui.monitoring_page import HEALTH_COLOURS, MUTED, local_minute
+from modelledger.ui.monitoring_page import local_minute
 from modelledger.ui.session import WorkspaceSession
-from modelledger.ui.table_models import Column, Page, PagedTableModel, PageRequest, record_table
+from modelledger.ui.table_models import (
+    HEALTH_COLOURS,
+    MUTED,
+    Column,
+    Page,
+    PagedTableModel,
+    PageRequest,
+    record_table,
+    select_record,
+    selected_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -409,15 +419,10 @@ class AlertsPage(QWidget):
     # -- selection ------------------------------------------------------------------------------
 
     def selected_alert(self) -> Alert | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.alerts.row(rows[0]) if rows else None
+        return selected_record(self.table)
 
     def select_alert(self, alert_id: int) -> bool:
-        row = self.alerts.row_of_key(alert_id)
-        if row is None:
-            return False
-        self.table.selectRow(row)
-        return True
+        return select_record(self.table, alert_id)
 
     def _on_table_selection_changed(self) -> None:
         alert = self.selected_alert()

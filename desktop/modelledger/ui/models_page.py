@@ -26,6 +26,7 @@ from modelledger.ui.table_models import (
     foreground_for_health,
     foreground_for_stage,
     record_table,
+    selected_record,
 )
 
 SEARCH_DELAY_MILLISECONDS = 250
@@ -163,8 +164,8 @@ class ModelsPage(QWidget):
     def selected_model_name(self) -> str | None:
         if self.views.currentWidget() is self.detail:
             return self.detail.model_name
-        rows = self.table.selectionModel().selectedRows()
-        return self.inventory_model.row(rows[0]).model.name if rows else None
+        summary = selected_record(self.table)
+        return summary.model.name if summary else None
 
     def focus_search(self) -> None:
         if self.views.currentWidget() is self.detail:
@@ -191,8 +192,8 @@ class ModelsPage(QWidget):
         self.inventory_model.set_fetch_page(self._fetch_page())
 
     def _remember_selection(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        self._selection_to_restore = self.inventory_model.row(rows[0]).model.name if rows else None
+        summary = selected_record(self.table)
+        self._selection_to_restore = summary.model.name if summary else None
 
     def _on_inventory_loaded(self) -> None:
         selected, self._selection_to_restore = self._selection_to_restore, None

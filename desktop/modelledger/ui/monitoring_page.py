@@ -34,22 +34,20 @@ from modelledger.services.scheduler import RunningJob, SchedulerEvent
 from modelledger.ui.dialogs import ReasonDialog
 from modelledger.ui.monitor_dialog import MonitorDialog, metric_label
 from modelledger.ui.session import WorkspaceSession
-from modelledger.ui.table_models import Column, Page, PagedTableModel, PageRequest, record_table
+from modelledger.ui.table_models import (
+    HEALTH_COLOURS,
+    MUTED,
+    Column,
+    Page,
+    PagedTableModel,
+    PageRequest,
+    record_table,
+    select_record,
+    selected_record,
+)
 
 log = logging.getLogger(__name__)
 
-# One colour per health everywhere (tables, details, alerts), so a state reads the same.
-HEALTH_COLOURS = {
-    "ok": "#1b7f3b",
-    "warn": "#a35f00",
-    "critical": "#b00020",
-    "failed": "#6a1b9a",
-    "insufficient data": "#7a7a7a",
-    "succeeded": "#1b7f3b",
-    "cancelled": "#7a7a7a",
-    "paused": "#a35f00",
-}
-MUTED = "#7a7a7a"
 RUNS_SHOWN = 200
 EMPTY_TEXT = ("<p style='font-size:12pt'>No monitors yet — <b>New monitor…</b> to watch a "
               "production model.</p><p>A monitor compares the data the model sees now with its "
@@ -412,26 +410,16 @@ class MonitoringPage(QWidget):
         self.monitors.reload()
 
     def selected_overview(self) -> MonitorOverview | None:
-        rows = self.monitors_table.selectionModel().selectedRows()
-        return self.monitors.row(rows[0]) if rows else None
+        return selected_record(self.monitors_table)
 
     def selected_run(self) -> MonitorRun | None:
-        rows = self.runs_table.selectionModel().selectedRows()
-        return self.runs.row(rows[0]) if rows else None
+        return selected_record(self.runs_table)
 
     def select_monitor(self, monitor_id: int) -> bool:
-        row = self.monitors.row_of_key(monitor_id)
-        if row is None:
-            return False
-        self.monitors_table.selectRow(row)
-        return True
+        return select_record(self.monitors_table, monitor_id)
 
     def select_run(self, run_id: int) -> bool:
-        row = self.runs.row_of_key(run_id)
-        if row is None:
-            return False
-        self.runs_table.selectRow(row)
-        return True
+        return select_record(self.runs_table, run_id)
 
     def _on_monitors_about_to_be_reset(self) -> None:
         self._monitor_to_restore = self._selected_monitor_id

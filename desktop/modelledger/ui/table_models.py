@@ -229,6 +229,21 @@ def record_table(model: PagedTableModel, *,
     return table
 
 
+def selected_record(table: QTableView) -> Any | None:
+    """The record of a `record_table`'s selected row, or None."""
+    rows = table.selectionModel().selectedRows()
+    return table.model().row(rows[0]) if rows else None
+
+
+def select_record(table: QTableView, key: Any) -> bool:
+    """Select the record with this key in a `record_table`; False if it is not loaded."""
+    row = table.model().row_of_key(key)
+    if row is None:
+        return False
+    table.selectRow(row)
+    return True
+
+
 def foreground_for_stage(stage: str | None) -> str | None:
     """Stage colours used by every table, so a stage reads the same everywhere."""
     return STAGE_COLOURS.get(stage or "")
@@ -244,13 +259,19 @@ STAGE_COLOURS = {
 
 def foreground_for_health(health: str | None) -> str:
     """Health colours used by every table; grey for no value (not monitored, not run)."""
-    return HEALTH_COLOURS.get(health or "", "#7a7a7a")
+    return HEALTH_COLOURS.get(health or "", MUTED)
 
 
+MUTED = "#7a7a7a"
+# One colour per health and run state everywhere (tables, details, alerts), so a state reads
+# the same on every page.
 HEALTH_COLOURS = {
     "ok": "#1b7f3b",
     "warn": "#a35f00",
-    "critical": "#c0261d",
-    "failed": "#c0261d",
-    "insufficient data": "#7a7a7a",
+    "critical": "#b00020",
+    "failed": "#6a1b9a",
+    "insufficient data": MUTED,
+    "succeeded": "#1b7f3b",
+    "cancelled": MUTED,
+    "paused": "#a35f00",
 }
