@@ -38,6 +38,20 @@ def scheduler(workspace):
     instance.shutdown()
 
 
+@pytest.fixture
+def failing(workspace, tmp_path):
+    """A monitor whose source is missing (max 2 failures, first slot due), and a scheduler on
+    a clock the test moves: (monitor, clock, scheduler); first retry after 60 s."""
+    now = datetime.now(UTC)
+    monitor = add_monitor(workspace, tmp_path, current=tmp_path / "absent.csv", max_failures=2,
+                          anchor=now - timedelta(minutes=1))
+    clock = [now]
+    scheduler = MonitorScheduler(workspace, max_parallel=1, clock=lambda: clock[0],
+                                 timings=SchedulerTimings(retry_base_s=60))
+    yield monitor, clock, scheduler
+    scheduler.shutdown()
+
+
 def run_once(scheduler, monitor_id):
     stored = scheduler.run_now(monitor_id).result(timeout=120)
     assert stored.run_id is not None
@@ -171,14 +185,8 @@ def test_too_few_rows_is_insufficient_data(workspace, tmp_path, scheduler):
     assert "Insufficient data: 20 rows" in run.summary
 
 
-def test_failures_retry_with_backoff_then_pause_and_alert(workspace, tmp_path, request):
-    now = datetime.now(UTC)
-    monitor = add_monitor(workspace, tmp_path, current=tmp_path / "absent.csv", max_failures=2,
-                          anchor=now - timedelta(minutes=1))
-    clock = [now]
-    scheduler = MonitorScheduler(workspace, max_parallel=1, clock=lambda: clock[0],
-                                 timings=SchedulerTimings(retry_base_s=60))
-    request.addfinalizer(scheduler.shutdown)
+def test_failures_retry_with_backoff_then_pause_and_alert(workspace, tmp_path, failing):
+    monitor, clock, scheduler = failing
     first = scheduler.fire(monitor.id).result(timeout=120)
     assert first.run_id is not None and not first.paused
     states = workspace.monitoring.claim_states(monitor.id)
@@ -327,14 +335,8 @@ def test_an_alert_that_fires_again_can_still_be_acknowledged(workspace, tmp_path
     assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.occurrences == 2
 
 
-def test_a_slot_is_given_up_after_max_failures_attempts(workspace, tmp_path, request):
-    now = datetime.now(UTC)
-    monitor = add_monitor(workspace, tmp_path, current=tmp_path / "absent.csv", max_failures=2,
-                          anchor=now - timedelta(minutes=1))
-    clock = [now]
-    scheduler = MonitorScheduler(workspace, max_parallel=1, clock=lambda: clock[0],
-                                 timings=SchedulerTimings(retry_base_s=60))
-    request.addfinalizer(scheduler.shutdown)
+def test_a_slot_is_given_up_after_max_failures_attempts(workspace, tmp_path, failing):
+    monitor, clock, scheduler = failing
     scheduler.fire(monitor.id).result(timeout=120)
     # A later success (here: a manual run on good data) resets the failure count...
     good = write_csv(scored_frame(500, seed=3), tmp_path / "good.csv")
