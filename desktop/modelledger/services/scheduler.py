@@ -176,12 +176,11 @@ class MonitorScheduler:
         for monitor in monitors:
             if self._job_versions.get(monitor.id) == monitor.row_version:
                 continue
-            trigger = build_trigger(monitor.schedule, monitor.schedule_anchor)
-            # Each firing catches up whatever is due, so the first (now) does the catch-up.
-            self._scheduler.add_job(self.fire, trigger, args=(monitor.id,),
-                                    id=f"monitor-{monitor.id}", replace_existing=True)
-            self._scheduler.add_job(self.fire, args=(monitor.id,),
-                                    id=f"monitor-{monitor.id}-catch-up", replace_existing=True)
+            # Each firing catches up whatever is due; the catch-up at start is _maintain's.
+            self._scheduler.add_job(self.fire, build_trigger(monitor.schedule,
+                                                             monitor.schedule_anchor),
+                                    args=(monitor.id,), id=f"monitor-{monitor.id}",
+                                    replace_existing=True)
             self._job_versions[monitor.id] = monitor.row_version
         return monitors
 
