@@ -160,8 +160,8 @@ class MonitoringService:
             before = mrepo.get_monitor(conn, monitor_id)
             values: dict[str, Any] = {"updated_at": now}
             if spec is not None:
-                missing = [c for c in spec.reference_columns()
-                           if c not in mrepo.monitor_profiles(conn, monitor_id)]
+                profiled = mrepo.monitor_profiles(conn, monitor_id)
+                missing = [c for c in spec.reference_columns() if c not in profiled]
                 if missing:
                     raise InvalidInputError(
                         f"The reference data was profiled without {', '.join(missing)}; create "
