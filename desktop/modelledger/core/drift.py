@@ -153,6 +153,9 @@ class FeatureDrift:
     insufficient: bool
     drifted: bool  # psi >= drift_psi (never when insufficient)
     note: str  # why something is missing or unusual; "" when fine
+    # The current data's share in each of the profile's bins (or categories, the rest last):
+    # what PSI compared with the reference proportions. Empty when insufficient.
+    current_shares: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -443,7 +446,8 @@ def _numeric_drift(profile: NumericProfile, reference: pd.Series, current: pd.Se
         return short
 
     cuts = np.asarray(profile.cut_points, dtype=np.float64)
-    psi = _psi(np.asarray(profile.proportions), _bin_counts(b, cuts) / b.size)
+    current_shares = _bin_counts(b, cuts) / b.size
+    psi = _psi(np.asarray(profile.proportions), current_shares)
 
     scale = _scale_of(a, b)
     if scale != 1.0:  # KS and Wasserstein / std do not change when both sides are rescaled
@@ -458,7 +462,8 @@ def _numeric_drift(profile: NumericProfile, reference: pd.Series, current: pd.Se
         notes.append("the reference values are all equal (standard deviation 0), so there is "
                      "no scaled distance")
     return FeatureDrift(profile.column, profile.kind, int(a.size), int(b.size), psi, distance,
-                        p_value, None, False, psi >= drift_psi, "; ".join(notes))
+                        p_value, None, False, psi >= drift_psi, "; ".join(notes),
+                        tuple(float(share) for share in current_shares))
 
 
 def _categorical_drift(profile: CategoricalProfile, reference: pd.Series, current: pd.Series,
@@ -479,7 +484,8 @@ def _categorical_drift(profile: CategoricalProfile, reference: pd.Series, curren
     distance = _js_distance(p, q)
     p_value = _chi2_p_value(reference_counts, current_counts)
     return FeatureDrift(profile.column, profile.kind, reference_count, current_count, psi,
-                        distance, p_value, None, False, psi >= drift_psi, "; ".join(notes))
+                        distance, p_value, None, False, psi >= drift_psi, "; ".join(notes),
+                        tuple(float(share) for share in q))
 
 
 def dataset_drift(

@@ -274,6 +274,8 @@ class Evaluation:
     current_rows: int
     reference_rows: int
     summary: str  # one line for lists and alerts
+    # column -> the current data's share per reference bin, for the distribution charts
+    distributions: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 def overall_health(metrics: Sequence[MetricValue]) -> Health:
@@ -298,6 +300,7 @@ def evaluate(
     from modelledger.core.quality import data_quality
 
     values: list[MetricValue] = []
+    distributions: dict[str, tuple[float, ...]] = {}
 
     def judged(metric: str, subject: str, value: float | None, note: str = "",
                insufficient: bool = False) -> MetricValue:
@@ -333,6 +336,8 @@ def evaluate(
     feature_profiles = {name: profile_from_dict(profiles[name]) for name in spec.features}
     report = dataset_drift(feature_profiles, reference, current, min_sample=spec.min_sample)
     for drift in report.features:
+        if drift.current_shares:
+            distributions[drift.column] = drift.current_shares
         values.append(judged("drift.psi", drift.column, drift.psi, drift.note, drift.insufficient))
         values.append(judged("drift.distance", drift.column, drift.distance, drift.note,
                              drift.insufficient))
@@ -345,6 +350,8 @@ def evaluate(
         drift = column_drift(profile_from_dict(profiles[spec.prediction]),
                              reference[spec.prediction], current[spec.prediction],
                              min_sample=spec.min_sample)
+        if drift.current_shares:
+            distributions[spec.prediction] = drift.current_shares
         values.append(judged("prediction.psi", spec.prediction, drift.psi, drift.note,
                              drift.insufficient))
         values.append(judged("prediction.distance", spec.prediction, drift.distance, drift.note,
@@ -362,7 +369,8 @@ def evaluate(
     if quality.row_count < spec.min_sample:
         health = Health.INSUFFICIENT
     return Evaluation(tuple(values), health, quality.row_count, len(reference),
-                      _summary(values, health, quality.row_count, spec.min_sample))
+                      _summary(values, health, quality.row_count, spec.min_sample),
+                      distributions)
 
 
 def _performance(spec: MonitorSpec, current: Any, judged) -> list[MetricValue]:

@@ -300,7 +300,8 @@ class MonitoringService:
                 "data_description": outcome.data_description, "summary": summary,
                 "thresholds_json": canonical_json(thresholds), "error": outcome.error,
                 "log": outcome.log, "instance": claim.owner,
-            }, evaluation.metrics if evaluation else ())
+            }, evaluation.metrics if evaluation else (),
+                evaluation.distributions if evaluation else {})
             mrepo.record_failure_count(conn, monitor.id, failures, now,
                                        MonitorStatus.PAUSED if pause else None)
             action = "monitor.run_failed" if failed else "monitor.run_succeeded"

@@ -10,6 +10,7 @@ from pathlib import Path
 from modelledger.core.domain import Actor
 from modelledger.services.audit import AuditService
 from modelledger.services.events import ChangeBus
+from modelledger.services.health_charts import HealthChartsService
 from modelledger.services.monitoring import MonitoringService
 from modelledger.services.registry import RegistryService
 from modelledger.storage.artifacts import ArtifactStore
@@ -44,6 +45,7 @@ class Workspace:
         self.registry = RegistryService(database, self.artifacts, self.actor, self.changes)
         self.audit = AuditService(database)
         self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes)
+        self.health = HealthChartsService(database)
 
     @classmethod
     def open(

@@ -39,6 +39,7 @@ from modelledger.storage.tables import (
     monitor_runs,
     monitors,
     registered_models,
+    run_distributions,
     run_metrics,
 )
 
@@ -266,14 +267,19 @@ def claim_states(conn: Connection, monitor_id: int) -> list[tuple[datetime, str,
 # -- runs -----------------------------------------------------------------------------------------
 
 
-def insert_run(conn: Connection, values: Mapping[str, Any],
-               metrics: Sequence[MetricValue]) -> int:
+def insert_run(conn: Connection, values: Mapping[str, Any], metrics: Sequence[MetricValue],
+               distributions: Mapping[str, Sequence[float]]) -> int:
     run_id = conn.execute(insert(monitor_runs).values(**values)).inserted_primary_key[0]
     if metrics:
         conn.execute(insert(run_metrics), [
             {"run_id": run_id, "metric": m.metric, "subject": m.subject, "value": m.value,
              "status": m.status, "warn": m.warn, "critical": m.critical, "note": m.note}
             for m in metrics
+        ])
+    if distributions:
+        conn.execute(insert(run_distributions), [
+            {"run_id": run_id, "subject": subject, "shares_json": json.dumps(list(shares))}
+            for subject, shares in distributions.items()
         ])
     return run_id
 

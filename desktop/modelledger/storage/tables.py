@@ -300,6 +300,16 @@ run_metrics = Table(
     Column("note", Text, nullable=False, server_default=""),
 )
 
+# The current data's share in each of the reference profile's bins (numeric) or categories
+# (categorical, the rest last), as a JSON list: what the distribution charts draw.
+run_distributions = Table(
+    "run_distributions",
+    metadata,
+    Column("run_id", Integer, ForeignKey("monitor_runs.id"), primary_key=True),
+    Column("subject", String(300), primary_key=True),
+    Column("shares_json", Text, nullable=False),
+)
+
 alerts = Table(
     "alerts",
     metadata,
