@@ -64,7 +64,7 @@ def main() -> int:
     window.show_model("breast-cancer-screening")
     detail = window.pages["Models"].detail
     shoot(window, "model-overview")
-    detail.tabs.setCurrentIndex(1)
+    detail.tabs.setCurrentWidget(detail.versions_splitter)
     shoot(window, "model-versions")
     detail.versions_table.selectAll()
     detail.compare_selected_versions()

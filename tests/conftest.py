@@ -47,6 +47,27 @@ def workspace(workspace_path):
     ws.close()
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The demo workspace, built once per test session (it takes about 15 s)."""
+    from modelledger.services.demo import create_demo_workspace
+
+    return create_demo_workspace(tmp_path_factory.mktemp("demo-template") / "demo.db")
+
+
+@pytest.fixture
+def demo_workspace(demo_template, tmp_path):
+    """A private copy of the demo workspace, opened as alice. Its monitors still read their
+    current data from the template's data folder."""
+    copy = tmp_path / "demo.db"
+    shutil.copyfile(demo_template, copy)
+    shutil.copytree(demo_template.with_name("demo.db.artifacts"),
+                    tmp_path / "demo.db.artifacts")
+    ws = Workspace.open(copy, user="alice")
+    yield ws
+    ws.close()
+
+
 def run_cli(*args: str, env: dict | None = None, check: bool = False,
             obey_file_permissions: bool = False) -> subprocess.CompletedProcess:
     """Run the real command line in a subprocess.

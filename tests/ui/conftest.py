@@ -23,6 +23,15 @@ def session(qtbot, workspace):
 
 
 @pytest.fixture
+def demo_session(qtbot, demo_workspace):
+    """The demo workspace (a private copy) as the window sees it."""
+    opened = WorkspaceSession(demo_workspace, poll_milliseconds=100)
+    yield opened
+    opened.work.shutdown()
+    opened.deleteLater()
+
+
+@pytest.fixture
 def open_window(qtbot, monkeypatch):
     """Opens main windows on workspaces (their monitoring scheduler starts, with a quick
     heartbeat) and closes them after the test."""

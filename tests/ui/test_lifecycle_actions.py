@@ -19,7 +19,7 @@ def _open_detail(qtbot, window: MainWindow, name: str, version: int):
     detail = window.pages["Models"].detail
     with qtbot.waitSignal(detail.loaded, timeout=5000):
         window.show_model(name)
-    detail.tabs.setCurrentIndex(1)
+    detail.tabs.setCurrentWidget(detail.versions_splitter)
     qtbot.waitUntil(lambda: detail.versions_model.row_of_key(version) is not None, timeout=5000)
     detail.versions_table.clearSelection()
     detail.select_version(version)

@@ -128,6 +128,24 @@ METRIC_LABELS: dict[str, str] = {
     "quality.unseen_category_share": "Unseen categories",
     "quality.schema_changes": "Schema changes",
 }
+PERFORMANCE_LABELS = {
+    "roc_auc": "ROC AUC", "log_loss": "Log loss", "f1": "F1", "r2": "R²", "mae": "MAE",
+    "rmse": "RMSE", "labelled_rows": "Labelled rows",
+}
+
+
+def metric_label(metric: str, subject: str = "") -> str:
+    """e.g. ``PSI``, ``ROC AUC``, ``KPI approval rate``; ``PSI · income`` with a subject."""
+    group, _, name = metric.partition(".")
+    if metric in METRIC_LABELS:
+        label = METRIC_LABELS[metric]
+    elif group == "kpi":
+        label = f"KPI {name}"
+    elif group == "performance":
+        label = PERFORMANCE_LABELS.get(name, name.replace("_", " ").capitalize())
+    else:
+        label = (name or group).replace("_", " ").capitalize()
+    return f"{label} · {subject}" if subject else label
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from modelledger.core.domain import ModelStatus, ModelSummary, Stage, StageChange
 from modelledger.core.kpi import KpiDefinition
 from modelledger.core.monitoring import (
-    METRIC_LABELS,
     Health,
     Monitor,
     MonitorRun,
     RunStatus,
     Task,
+    metric_label,
 )
 from modelledger.storage import health_queries as hq
 from modelledger.storage import monitoring_repo as mrepo
@@ -35,20 +35,6 @@ if TYPE_CHECKING:
 DRIFT_MEASURES = {"drift.psi": "PSI", "drift.distance": "Distance",
                   "drift.p_value": "p-value (BH)"}
 TREND_RUNS = 30  # runs in a dashboard sparkline
-
-
-def metric_label(metric: str, subject: str = "") -> str:
-    """'PSI · income', 'Approval rate (KPI)', 'ROC AUC'."""
-    if metric.startswith("kpi."):
-        base = f"{metric.removeprefix('kpi.')} (KPI)"
-    elif metric.startswith("performance."):
-        name = metric.removeprefix("performance.")
-        base = {"roc_auc": "ROC AUC", "r2": "R²", "mae": "MAE", "rmse": "RMSE",
-                "f1": "F1", "log_loss": "Log loss",
-                "labelled_rows": "Labelled rows"}.get(name, name.replace("_", " ").capitalize())
-    else:
-        base = METRIC_LABELS.get(metric) or metric.split(".", 1)[-1].replace("_", " ")
-    return f"{base} · {subject}" if subject else base
 
 
 def to_seconds(moment: datetime) -> float:
@@ -157,14 +143,23 @@ class MonitorHealth:
         return self.series.get((metric, subject))
 
     def timeline_metrics(self) -> list[tuple[str, str]]:
-        """The series worth a time chart, in reading order: whole-data-set drift, prediction
-        drift, quality, then each feature's PSI (performance and KPIs have their own charts)."""
-        order = {"drift.share": 0, "prediction.psi": 1, "prediction.distance": 2,
-                 "quality.row_count": 3, "quality.schema_changes": 4}
-        keys = [key for key in self.series
-                if not key[0].startswith(("performance.", "kpi.", "drift.p_value"))]
-        return sorted(keys, key=lambda k: (order.get(k[0], 5 if k[0].startswith("quality.")
-                                                     else 6), k[0], k[1]))
+        """The series worth a time chart with bands, in reading order: whole-data-set drift,
+        prediction drift, performance, quality, then each feature's drift (KPIs have their own
+        chart; p-values are shown, never judged, so they stay in the heatmap)."""
+        fixed = {"drift.share": 0, "prediction.psi": 1, "prediction.distance": 2,
+                 "quality.row_count": 4, "quality.schema_changes": 5}
+
+        def rank(key: tuple[str, str]) -> tuple:
+            metric = key[0]
+            if metric in fixed:
+                group = fixed[metric]
+            else:
+                group = (3 if metric.startswith("performance.") else
+                         6 if metric.startswith("quality.") else 7)
+            return group, metric, key[1]
+
+        return sorted((key for key in self.series
+                       if not key[0].startswith(("kpi.", "drift.p_value"))), key=rank)
 
     def performance_metrics(self) -> list[str]:
         return sorted(metric for metric, subject in self.series

@@ -118,6 +118,12 @@ class ModelDetailView(QWidget):
         self._build_tables()
         tabs = QTabWidget()
         self.tabs = tabs
+        # The health charts bring numpy and pyqtgraph: built when the tab is first shown.
+        self.health_tab = QWidget()
+        self.health_tab.setLayout(QVBoxLayout())
+        self.health_tab.layout().setContentsMargins(0, 0, 0, 0)
+        self.health_view = None
+        tabs.addTab(self.health_tab, "Health")
         tabs.addTab(self.overview, "Overview")
         tabs.addTab(self.versions_splitter, "Versions")
         tabs.addTab(self.history_table, "Stage history")
@@ -129,6 +135,7 @@ class ModelDetailView(QWidget):
         layout.addWidget(self.result_banner)
         layout.addLayout(self.actions_row)
         layout.addWidget(tabs, 1)
+        tabs.currentChanged.connect(self._on_tabs_current_changed)
         session.changed.connect(self.reload)
         back = QShortcut(QKeySequence("Alt+Left"), self)
         back.activated.connect(self.back_requested)
@@ -300,6 +307,23 @@ class ModelDetailView(QWidget):
             self._load_facts()
         else:
             self.reload()
+        if self.health_view is not None or self.tabs.currentWidget() is self.health_tab:
+            self.show_health()
+
+    def show_health(self):
+        """The Health tab, built on first use, showing this model."""
+        if self.health_view is None:
+            from modelledger.ui.model_health import ModelHealthView
+
+            self.health_view = ModelHealthView(self._session)
+            self.health_tab.layout().addWidget(self.health_view)
+        if self.model_name is not None:
+            self.health_view.show_model(self.model_name)
+        return self.health_view
+
+    def _on_tabs_current_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.health_tab and self.health_view is None:
+            self.show_health()
 
     def reload(self) -> None:
         if self.model_name is None:

@@ -55,7 +55,6 @@ from modelledger.core.kpi import (
 )
 from modelledger.core.monitoring import (
     DEFAULT_THRESHOLDS,
-    METRIC_LABELS,
     DataSource,
     FolderPick,
     Monitor,
@@ -65,6 +64,7 @@ from modelledger.core.monitoring import (
     SourceKind,
     Task,
     Threshold,
+    metric_label,
 )
 from modelledger.services.monitoring import DEFAULT_MAX_FAILURES, DEFAULT_TIMEOUT_S
 from modelledger.services.schedules import validate_schedule
@@ -88,24 +88,8 @@ ROLE_GUESSES = {
     "label": ("label", "target", "actual", "outcome", "y_true"),
     "timestamp": ("timestamp", "scored_at", "event_time", "time", "date"),
 }
-PERFORMANCE_LABELS = {
-    "roc_auc": "ROC AUC", "log_loss": "Log loss", "f1": "F1", "r2": "R²", "mae": "MAE",
-    "rmse": "RMSE", "labelled_rows": "Labelled rows",
-}
 KPI_NAME, KPI_EXPRESSION, KPI_TARGET, KPI_TOLERANCE, KPI_DIRECTION = range(5)
 THRESHOLD_WARN, THRESHOLD_CRITICAL = 2, 3
-
-
-def metric_label(metric: str) -> str:
-    """e.g. ``PSI``, ``ROC AUC``, ``KPI approval rate``."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    group, _, name = metric.partition(".")
-    if group == "kpi":
-        return f"KPI {name}"
-    if group == "performance":
-        return PERFORMANCE_LABELS.get(name, name.replace("_", " ").capitalize())
-    return (name or group).replace("_", " ").capitalize()
 
 
 def hint(text: str) -> QLabel:

@@ -29,10 +29,11 @@ from modelledger.core.monitoring import (
     MonitorRun,
     MonitorStatus,
     RunStatus,
+    metric_label,
 )
 from modelledger.services.scheduler import RunningJob, SchedulerEvent
 from modelledger.ui.dialogs import ReasonDialog
-from modelledger.ui.monitor_dialog import MonitorDialog, metric_label
+from modelledger.ui.monitor_dialog import MonitorDialog
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.table_models import (
     HEALTH_COLOURS,
