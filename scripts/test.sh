@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 # postgresql: the tests start a throw-away server of their own on 127.0.0.1.
+# poppler-utils: the PDF tests count pages and read text with pdfinfo and pdftotext.
 # shellcheck disable=SC2086
-ensure_debian_packages postgresql $QT_XCB_PACKAGES
+ensure_debian_packages postgresql poppler-utils $QT_XCB_PACKAGES
 ensure_venv test
 export QT_QPA_PLATFORM=offscreen
 log "ruff"

@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from modelledger.services.health_charts import MetricSeries
+from modelledger.ui.charts import threshold_band_areas
 from modelledger.ui.model_health import ModelHealthView
 from modelledger.ui.run_dialog import RunDialog
 
@@ -44,17 +46,37 @@ def test_the_metric_chart_plots_the_series_its_bands_and_its_alerts(credit_page)
     x, y = chart.line.getOriginalDataset()
     np.testing.assert_array_equal(x, expected.times)
     np.testing.assert_array_equal(y, expected.values)
-    bands = {severity: (lower, upper) for severity, _, lower, upper in chart.band_areas}
-    np.testing.assert_array_equal(bands["warn"][0], expected.warn)  # warn .. critical
-    np.testing.assert_array_equal(bands["warn"][1], expected.critical)
-    np.testing.assert_array_equal(bands["critical"][0], expected.critical)
-    assert np.all(bands["critical"][1] > expected.values.max())  # to the top of the view
+    bands = {severity: (times, lower, upper) for severity, times, lower, upper
+             in chart.band_areas}
+    # The thresholds never changed: each band is one rectangle over the whole series.
+    np.testing.assert_array_equal(bands["warn"][0], expected.times[[0, -1]])
+    np.testing.assert_array_equal(bands["warn"][1], [0.2, 0.2])  # warn .. critical
+    np.testing.assert_array_equal(bands["warn"][2], [0.5, 0.5])
+    np.testing.assert_array_equal(bands["critical"][1], [0.5, 0.5])
+    assert np.all(bands["critical"][2] > expected.values.max())  # to the top of the view
     alerts = chart.alert_points.getData()
     np.testing.assert_array_equal(alerts[0], expected.times[expected.alert_indices])
     assert expected.alert_indices.size >= 1
     # The demo's drift starts on day 40: the first raise is where the share left zero.
     first = int(expected.alert_indices[0])
     assert expected.values[first] >= 0.2 and np.all(expected.values[:first] < 0.2)
+
+
+def test_bands_step_where_the_thresholds_changed():
+    times = np.array([0.0, 10.0, 20.0, 30.0])
+    series = MetricSeries(
+        "performance.roc_auc", "", "ROC AUC", times, np.array([0.9, 0.8, 0.85, 0.7]),
+        ("ok",) * 4, np.arange(4), warn=np.array([0.85, 0.85, 0.8, 0.8]),
+        critical=np.array([0.75, 0.75, 0.7, np.nan]), alert_indices=np.array([], dtype=int),
+        alert_severities=())
+    areas = {severity: (t, lower, upper) for severity, t, lower, upper
+             in threshold_band_areas(series, 0.6, 0.9)}
+    step_times, critical, warn = areas["warn"]  # lower is worse: critical .. warn
+    np.testing.assert_array_equal(step_times, [0, 20, 20, 30])
+    np.testing.assert_array_equal(warn, [0.85, 0.85, 0.8, 0.8])
+    np.testing.assert_array_equal(critical, [0.75, 0.75, 0.7, 0.7])  # the gap takes the last
+    _, bottom, top = areas["critical"]
+    assert np.all(bottom < 0.6) and np.array_equal(top, critical)
 
 
 def test_a_kpi_chart_shows_its_target_and_tolerance(credit_page):
@@ -118,6 +140,26 @@ def test_clicking_a_point_opens_that_run(qtbot, credit_page):
     qtbot.waitUntil(lambda: dialog.run is not None, timeout=5000)
     assert f"Run #{dialog.run_id}" in dialog.details.toPlainText()
     dialog.close()
+
+
+def test_each_chart_and_the_page_export(qtbot, credit_page, tmp_path):
+    written = []
+    credit_page.exported.connect(written.append)
+    for panel, kind in ((credit_page.metric_panel, "png"), (credit_page.heatmap_panel, "svg"),
+                        (credit_page.distribution_panel, "png"),
+                        (credit_page.kpi_panel, "svg")):
+        target = tmp_path / f"{panel.objectName()}.{kind}"
+        with qtbot.waitSignal(credit_page.exported, timeout=20_000):
+            credit_page.export_chart(panel, kind, str(target))
+        head = target.read_bytes()[:200]
+        assert head.startswith(b"\x89PNG") if kind == "png" else b"<svg" in head or \
+            b"<?xml" in head
+    pdf = tmp_path / "health.pdf"
+    with qtbot.waitSignal(credit_page.exported, timeout=30_000):
+        credit_page.export_page_pdf(str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert written[-1] == str(pdf)
+    assert "Saved" in credit_page.status_label.text()
 
 
 def test_performance_lines_and_label_arrival(qtbot, demo_session):

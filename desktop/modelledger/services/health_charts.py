@@ -324,12 +324,17 @@ def _distribution(conn, monitor_id: int, run_id: int, column: str) -> Distributi
                         run.reference_rows or profile.count, run.current_rows, note)
 
 
+def short_number(value: float) -> str:
+    """33,180 rather than 3.318e+04; 0.1234 and 1.5e-05 as they are."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _bin_labels(cuts: tuple[float, ...]) -> tuple[str, ...]:
     if not cuts:
         return ("all values",)
-    labels = [f"≤ {cuts[0]:.4g}"]
-    labels += [f"{low:.4g} – {high:.4g}" for low, high in pairwise(cuts)]
-    labels.append(f"> {cuts[-1]:.4g}")
+    labels = [f"≤ {short_number(cuts[0])}"]
+    labels += [f"{short_number(low)} – {short_number(high)}" for low, high in pairwise(cuts)]
+    labels.append(f"> {short_number(cuts[-1])}")
     return tuple(labels)
 
 

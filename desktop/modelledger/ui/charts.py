@@ -10,6 +10,7 @@ its run id. Imported lazily by the model health page: numpy and pyqtgraph stay o
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from modelledger.services.health_charts import (
     MetricSeries,
     MonitorHealth,
     VersionMarker,
+    short_number,
 )
 from modelledger.ui.table_models import HEALTH_COLOURS
 
@@ -271,11 +273,14 @@ def value_range(series: MetricSeries, kpi: KpiBand | None) -> tuple[float, float
         values.append(np.array([kpi.target, ok_low, ok_high, warn_low, warn_high]))
     else:
         values += [series.warn, series.critical]
-    stacked = np.concatenate(values)
-    finite = stacked[np.isfinite(stacked)]
-    if finite.size == 0:
+    with warnings.catch_warnings():  # an all-NaN array has no minimum: it is skipped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lows = [float(np.nanmin(v)) for v in values if v.size]
+        highs = [float(np.nanmax(v)) for v in values if v.size]
+    lows, highs = [v for v in lows if math.isfinite(v)], [v for v in highs if math.isfinite(v)]
+    if not lows:
         return 0.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
+    low, high = min(lows), max(highs)
     if low == high:
         low, high = low - 0.5, high + 0.5
     return low, high
@@ -283,7 +288,10 @@ def value_range(series: MetricSeries, kpi: KpiBand | None) -> tuple[float, float
 
 def _filled(values: np.ndarray) -> np.ndarray:
     """Thresholds missing at some runs take the nearest known one, so a band has no holes."""
-    known = np.flatnonzero(np.isfinite(values))
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    known = np.flatnonzero(finite)
     if known.size == 0:
         return values
     positions = np.searchsorted(known, np.arange(values.size), side="right") - 1
@@ -296,17 +304,22 @@ def threshold_band_areas(series: MetricSeries, low: float, high: float
     thresholds in force at each run; the critical band reaches the edge of the view."""
     if not series.has_thresholds or series.times.size == 0:
         return []
-    warn, critical = _filled(series.warn), _filled(series.critical)
-    padding = (high - low) * 0.05 or 0.05
     times = series.times
-    if times.size == 1:  # a band needs a width: one day either side of a single run
+    warn, critical = _filled(series.warn), _filled(series.critical)
+    if times.size == 1:  # a band needs a width: half a day either side of a single run
         times = np.array([times[0] - 43200.0, times[0] + 43200.0])
         warn, critical = np.repeat(warn, 2), np.repeat(critical, 2)
+    # Both thresholds step at the union of their changes.
+    changed = np.flatnonzero((warn[1:] != warn[:-1]) | (critical[1:] != critical[:-1])) + 1
+    keep = np.concatenate(([0], changed))
+    step_times = np.concatenate(([times[0]], np.repeat(times[changed], 2), [times[-1]]))
+    warn, critical = np.repeat(warn[keep], 2), np.repeat(critical[keep], 2)
+    padding = (high - low) * 0.05 or 0.05
     if series.higher_is_worse:
-        edge = np.full(times.size, high + padding)
-        return [("warn", times, warn, critical), ("critical", times, critical, edge)]
-    edge = np.full(times.size, low - padding)
-    return [("warn", times, critical, warn), ("critical", times, edge, critical)]
+        edge = np.full(step_times.size, high + padding)
+        return [("warn", step_times, warn, critical), ("critical", step_times, critical, edge)]
+    edge = np.full(step_times.size, low - padding)
+    return [("warn", step_times, critical, warn), ("critical", step_times, edge, critical)]
 
 
 def kpi_band_areas(times: np.ndarray, kpi: KpiBand, low: float, high: float
@@ -501,7 +514,8 @@ class HeatmapChart(ThemedPlot):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.heatmap is not None and self.columns.size:
+        # plotItem is None once the widget is closed (pyqtgraph drops it).
+        if self.plotItem is not None and self.heatmap is not None and self.columns.size:
             self._update_ticks()
 
     def _update_ticks(self) -> None:
@@ -610,7 +624,7 @@ class DistributionChart(ThemedPlot):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.distribution is not None:
+        if self.plotItem is not None and self.distribution is not None:
             self._update_ticks()
 
     def ticks(self) -> list[tuple[float, str]]:
@@ -619,7 +633,7 @@ class DistributionChart(ThemedPlot):
         assert distribution is not None
         if distribution.kind == "numeric":
             inner = distribution.edges[1:-1]
-            return [(i + 0.5, f"{edge:.3g}") for i, edge in enumerate(inner)]
+            return [(i + 0.5, short_number(edge)) for i, edge in enumerate(inner)]
         return [(float(i), label if len(label) <= 14 else label[:13] + "…")
                 for i, label in enumerate(distribution.labels)]
 
