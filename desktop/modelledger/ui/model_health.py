@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, QSignalBlocker, Qt, QTime, Signal
+from PySide6.QtCore import QDate, QDateTime, QSignalBlocker, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -113,6 +113,7 @@ class ModelHealthView(QWidget):
         self.distribution: Distribution | None = None
         self._overviews: list[MonitorOverview] = []
         self._syncing_range = False
+        self._draw_steps: list[Callable[[], object]] = []  # the charts still to draw
         self._build()
         session.changed.connect(self._on_session_changed)
 
@@ -247,7 +248,8 @@ class ModelHealthView(QWidget):
         """Two charts a row; a chart whose partner has nothing to show takes the whole row."""
         for panel in self.panel_figures:
             self.grid.removeWidget(panel)
-            panel.setVisible(panel not in empty)
+            if panel in empty:
+                panel.hide()
         rows = [(self.metric_panel, self.kpi_panel),
                 (self.heatmap_panel, self.distribution_panel), (self.performance_panel,)]
         row_number = 0
@@ -332,11 +334,6 @@ class ModelHealthView(QWidget):
         self.empty_label.hide()
         self._show_status(health)
         self._fill_choosers()
-        self._draw_metric()
-        self._draw_kpi()
-        self.performance_chart.set_health(health)
-        self.performance_panel.set_note(self.performance_chart.legend_html()
-                                        if self.performance_chart.lines else "")
         drift_rows = len(health.drift_features())
         for panel in (self.heatmap_panel, self.distribution_panel):
             panel.setFixedHeight(min(max(PANEL_HEIGHT, 150 + 15 * drift_rows), 600))
@@ -345,12 +342,37 @@ class ModelHealthView(QWidget):
                  self.heatmap_panel: not health.drift_features(),
                  self.distribution_panel: not health.profiled}
         self._arrange(frozenset(panel for panel, nothing in empty.items() if nothing))
+        # One chart per turn of the event loop, so that the window keeps answering (and
+        # paints) between them instead of stalling for the whole page.
+        # Each panel appears once its chart is drawn, so each paint covers one new chart.
         if first:
-            self._apply_period(self.period_combo.currentText())
-        else:
-            self._draw_heatmap()
-        self._load_distribution()
-        self.health_loaded.emit()
+            for panel in self.panel_figures:
+                panel.hide()
+        shown = self._panel_shower(empty)
+        self._draw_steps = [
+            self._draw_metric, shown(self.metric_panel), self._draw_kpi, shown(self.kpi_panel),
+            self._draw_performance, shown(self.performance_panel),
+            lambda: self._apply_period(self.period_combo.currentText()) if first
+            else self._draw_heatmap(), shown(self.heatmap_panel),
+            self._load_distribution, shown(self.distribution_panel), self.health_loaded.emit]
+        QTimer.singleShot(0, self, self._next_draw_step)
+
+    @staticmethod
+    def _panel_shower(empty: dict[ChartPanel, bool]):
+        def shower(panel: ChartPanel) -> Callable[[], None]:
+            return lambda: panel.setVisible(not empty.get(panel, False))
+        return shower
+
+    def _next_draw_step(self) -> None:
+        if self._draw_steps:
+            self._draw_steps.pop(0)()
+        if self._draw_steps:
+            QTimer.singleShot(0, self, self._next_draw_step)
+
+    def _draw_performance(self) -> None:
+        self.performance_chart.set_health(self.health)
+        self.performance_panel.set_note(self.performance_chart.legend_html()
+                                        if self.performance_chart.lines else "")
 
     def _show_empty(self, text: str) -> None:
         self.scroll.hide()
