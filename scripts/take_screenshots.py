@@ -61,8 +61,14 @@ def main() -> int:
     dialog.resize(820, 640)
     shoot(dialog, "monitor-dialog")
     dialog.close()
-    window.show_model("breast-cancer-screening")
+    window.show_model("vendor-credit-score")
     detail = window.pages["Models"].detail
+    settle(3000)  # the health history loads and its charts draw one after the other
+    shoot(window, "model-health")
+    detail.health_view.scroll.verticalScrollBar().setValue(10_000)
+    shoot(window, "model-health-lower")
+    window.show_model("breast-cancer-screening")
+    detail.tabs.setCurrentWidget(detail.overview)
     shoot(window, "model-overview")
     detail.tabs.setCurrentWidget(detail.versions_splitter)
     shoot(window, "model-versions")

@@ -179,6 +179,8 @@ def test_performance_lines_and_label_arrival(qtbot, demo_session):
     np.testing.assert_array_equal(chart.label_bars.opts["height"],
                                   expected.get("performance.labelled_rows").values)
     assert not page.kpi_panel.isVisibleTo(page)  # this monitor has no KPIs
+    # The time charts share the period.
+    np.testing.assert_allclose(chart.viewRange()[0], page.metric_chart.viewRange()[0])
 
 
 def test_a_model_without_monitors_says_how_to_add_one(qtbot, demo_session):

@@ -196,10 +196,14 @@ class ModelHealthView(QWidget):
         self.kpi_panel = ChartPanel("KPI against target", self.kpi_chart, "kpiPanel")
         self.kpi_panel.controls.addWidget(self.kpi_combo)
 
-        # The time charts pan and zoom together; the first one drives the period controls.
-        for chart in (self.performance_chart, self.kpi_chart):
-            chart.setXLink(self.metric_chart)
-        self.metric_chart.sigXRangeChanged.connect(self._on_metric_chart_range_changed)
+        # The time charts pan and zoom together (the same period, not pyqtgraph's setXLink,
+        # which lines up screen positions, and the charts' axes differ in width); the first
+        # one drives the period controls.
+        self.time_charts = (self.metric_chart, self.kpi_chart, self.performance_chart)
+        for chart in self.time_charts:
+            chart.sigXRangeChanged.connect(
+                lambda _view, _range, chart=chart: self._on_time_chart_range_changed(chart))
+        self._syncing_charts = False
         for chart in (self.metric_chart, self.kpi_chart):
             chart.hovered.connect(self._on_chart_hovered)
         self.heatmap_chart.hovered.connect(self._on_chart_hovered)
@@ -354,7 +358,8 @@ class ModelHealthView(QWidget):
             self._draw_performance, shown(self.performance_panel),
             lambda: self._apply_period(self.period_combo.currentText()) if first
             else self._draw_heatmap(), shown(self.heatmap_panel),
-            self._load_distribution, shown(self.distribution_panel), self.health_loaded.emit]
+            self._load_distribution, shown(self.distribution_panel), self._sync_time_charts,
+            self.health_loaded.emit]
         QTimer.singleShot(0, self, self._next_draw_step)
 
     @staticmethod
@@ -362,6 +367,23 @@ class ModelHealthView(QWidget):
         def shower(panel: ChartPanel) -> Callable[[], None]:
             return lambda: panel.setVisible(not empty.get(panel, False))
         return shower
+
+    def _sync_time_charts(self) -> None:
+        """A chart drawn after the period was set starts with its own range."""
+        self._on_time_chart_range_changed(self.metric_chart)
+
+    def _on_time_chart_range_changed(self, source) -> None:
+        if self._syncing_charts:
+            return
+        start, end = source.viewRange()[0]
+        self._syncing_charts = True
+        try:
+            for chart in self.time_charts:
+                if chart is not source:
+                    chart.setXRange(start, end, padding=0)
+        finally:
+            self._syncing_charts = False
+        self._on_metric_chart_range_changed()
 
     def _next_draw_step(self) -> None:
         if self._draw_steps:
