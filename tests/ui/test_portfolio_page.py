@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QPalette
 
 from modelledger.core.domain import InventoryFilter, ModelStatus, RequestStatus
-from modelledger.ui.portfolio_page import PORTFOLIO_COLUMNS, PortfolioPage
+from modelledger.ui.portfolio_page import PORTFOLIO_COLUMNS, PortfolioCounts, PortfolioPage
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.sparkline import (
     CELL_PADDING,
@@ -27,20 +27,47 @@ COLUMN = {column.title: number for number, column in enumerate(PORTFOLIO_COLUMNS
 
 
 @pytest.fixture
-def demo_session(qtbot, demo_workspace):
-    opened = WorkspaceSession(demo_workspace, poll_milliseconds=100)
+def kept_pages():
+    """The pages a test opened, released only once the session's workers have stopped (the
+    sessions below depend on this fixture, so it is torn down after them). A finished task keeps
+    its page alive and a worker may drop the task last: a page without a parent would then be
+    destroyed on the worker's thread, which crashes the process."""
+    pages: list[PortfolioPage] = []
+    yield pages
+    pages.clear()
+
+
+def _session_on(workspace):
+    opened = WorkspaceSession(workspace, poll_milliseconds=100)
     yield opened
     opened.work.shutdown()
     opened.deleteLater()
 
 
-def _open_page(qtbot, session: WorkspaceSession) -> tuple[PortfolioPage, object]:
-    page = PortfolioPage(session)
-    qtbot.addWidget(page)
-    # The page's first read reaches it through the event loop, so it cannot arrive before this.
-    with qtbot.waitSignal(page.counts_loaded, timeout=10_000) as loaded:
-        pass
-    return page, loaded.args[0]
+@pytest.fixture
+def demo_session(qtbot, kept_pages, demo_workspace):
+    yield from _session_on(demo_workspace)
+
+
+@pytest.fixture
+def empty_session(qtbot, kept_pages, workspace):
+    yield from _session_on(workspace)
+
+
+@pytest.fixture
+def open_page(qtbot, kept_pages):
+    """Opens the Portfolio page on a session; returns it and its first counts."""
+
+    def open_(session: WorkspaceSession) -> tuple[PortfolioPage, PortfolioCounts]:
+        page = PortfolioPage(session)
+        qtbot.addWidget(page)
+        kept_pages.append(page)
+        # The page's first read reaches it through the event loop: it cannot arrive before this.
+        with qtbot.waitSignal(page.counts_loaded, timeout=10_000) as loaded:
+            pass
+        return page, loaded.args[0]
+
+    return open_
 
 
 def _cell(page: PortfolioPage, name: str, title: str):
@@ -57,8 +84,8 @@ def _unclosed_alerts(workspace, name: str) -> int:
 
 
 def test_every_active_model_has_a_row_with_health_alerts_stage_owner_and_risk(
-        qtbot, qtmodeltester, demo_session, demo_workspace):
-    page, _ = _open_page(qtbot, demo_session)
+        qtmodeltester, open_page, demo_session, demo_workspace):
+    page, _ = open_page(demo_session)
     summaries = _active_summaries(demo_workspace)
     assert len(summaries) == 5
     model = page.models_model
@@ -82,8 +109,8 @@ def test_every_active_model_has_a_row_with_health_alerts_stage_owner_and_risk(
     qtmodeltester.check(model)
 
 
-def test_headers_sort_the_models_and_the_selection_follows(qtbot, demo_session):
-    page, _ = _open_page(qtbot, demo_session)
+def test_headers_sort_the_models_and_the_selection_follows(open_page, demo_session):
+    page, _ = open_page(demo_session)
     model, table = page.models_model, page.models_table
     table.selectRow(model.row_of_model("digits-recognizer"))
     table.sortByColumn(COLUMN["Open alerts"], Qt.SortOrder.DescendingOrder)
@@ -96,8 +123,9 @@ def test_headers_sort_the_models_and_the_selection_follows(qtbot, demo_session):
     assert [model.row(index).summary.model.name for index in selected] == ["digits-recognizer"]
 
 
-def test_tiles_and_breakdowns_count_by_health_and_risk_tier(qtbot, demo_session, demo_workspace):
-    page, counts = _open_page(qtbot, demo_session)
+def test_tiles_and_breakdowns_count_by_health_and_risk_tier(
+        qtbot, open_page, demo_session, demo_workspace):
+    page, counts = open_page(demo_session)
     summaries = _active_summaries(demo_workspace)
     open_alerts = sum(_unclosed_alerts(demo_workspace, s.model.name) for s in summaries)
     assert (counts.models, counts.in_production, counts.open_alerts) == (5, 5, open_alerts)
@@ -115,8 +143,8 @@ def test_tiles_and_breakdowns_count_by_health_and_risk_tier(qtbot, demo_session,
 
 
 def test_the_trend_of_vendor_credit_score_is_its_headline_metric_drawn_to_scale(
-        qtbot, demo_session, demo_workspace):
-    page, _ = _open_page(qtbot, demo_session)
+        open_page, demo_session, demo_workspace):
+    page, _ = open_page(demo_session)
     expected = next(row.trend for row in demo_workspace.health.portfolio()
                     if row.summary.model.name == "vendor-credit-score")
     trend_cell = _cell(page, "vendor-credit-score", "Trend")
@@ -152,8 +180,8 @@ def _trend_pixels(page: PortfolioPage, name: str):
 
 
 def test_the_newest_point_is_a_dot_in_its_status_colour_and_the_line_follows_the_palette(
-        qtbot, demo_session):
-    page, _ = _open_page(qtbot, demo_session)
+        qtbot, open_page, demo_session):
+    page, _ = open_page(demo_session)
     page.resize(1200, 700)
     page.show()
     qtbot.waitExposed(page)
@@ -189,8 +217,9 @@ def test_sparkline_of_a_flat_series_a_single_value_and_no_value():
     assert latest_index([1.0, 2.0, None]) == 1 and latest_index([None]) is None
 
 
-def test_double_click_or_enter_on_a_row_asks_for_that_model_once(qtbot, demo_session):
-    page, _ = _open_page(qtbot, demo_session)
+def test_double_click_or_enter_on_a_row_asks_for_that_model_once(
+        qtbot, open_page, demo_session):
+    page, _ = open_page(demo_session)
     page.resize(1200, 700)
     page.show()
     qtbot.waitExposed(page)
@@ -211,8 +240,9 @@ def test_double_click_or_enter_on_a_row_asks_for_that_model_once(qtbot, demo_ses
     assert requested == ["wine-cultivar", "breast-cancer-screening"]
 
 
-def test_closing_an_alert_elsewhere_updates_the_counts(qtbot, demo_session, demo_workspace):
-    page, counts = _open_page(qtbot, demo_session)
+def test_closing_an_alert_elsewhere_updates_the_counts(
+        qtbot, open_page, demo_session, demo_workspace):
+    page, counts = open_page(demo_session)
     alert = demo_workspace.monitoring.list_alerts(model_name="vendor-credit-score")[0]
     monitoring = demo_workspace.monitoring
     with qtbot.waitSignal(page.counts_loaded, timeout=10_000) as reloaded:
@@ -222,8 +252,9 @@ def test_closing_an_alert_elsewhere_updates_the_counts(qtbot, demo_session, demo
     assert _cell(page, "vendor-credit-score", "Open alerts").data() == "16"
 
 
-def test_an_empty_workspace_explains_what_to_do_instead_of_an_empty_table(qtbot, session):
-    page, counts = _open_page(qtbot, session)
+def test_an_empty_workspace_explains_what_to_do_instead_of_an_empty_table(
+        open_page, empty_session):
+    page, counts = open_page(empty_session)
     assert counts.models == 0 and counts.open_alerts == 0
     assert page.empty_label.isVisibleTo(page)
     assert not page.models_table.isVisibleTo(page)

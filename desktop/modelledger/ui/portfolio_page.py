@@ -161,8 +161,7 @@ PORTFOLIO_COLUMNS = (
                     lambda r: _HEALTH_RANK.get(health_text(r.summary), len(_HEALTH_RANK)),
                     foreground=lambda r: foreground_for_health(r.summary.health)),
     # Drawn by the SparklineDelegate from SPARKLINE_ROLE; it sorts like its latest value.
-    PortfolioColumn("Trend", lambda r: "", _latest_sort_value,
-                    tooltip=trend_tooltip),
+    PortfolioColumn("Trend", lambda r: "", _latest_sort_value, tooltip=trend_tooltip),
     PortfolioColumn("Latest", lambda r: latest_text(r.trend), _latest_sort_value,
                     tooltip=trend_tooltip),
     PortfolioColumn("Open alerts", lambda r: f"{r.unclosed_alerts:,}",
