@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -71,7 +72,9 @@ class Task(QObject):
         self.quiet = quiet  # not announced in the status bar (routine polling)
         # The widget the result is for: if it is gone when the result arrives (its page was
         # closed), the result is dropped instead of reaching a deleted object.
-        self._context = context
+        # Held weakly: if the worker thread dropped the last reference to a finished task
+        # that held its widget, the widget would be destroyed on the worker thread (a crash).
+        self._context = weakref.ref(context) if context is not None else None
         self.control = TaskControl(self._progress_from_worker.emit)
         self.is_finished = False
         self._progress_from_worker.connect(self._on_worker_progress)
@@ -104,7 +107,8 @@ class Task(QObject):
     def _on_worker_outcome(self, result: Any, error: BaseException | None,
                            was_cancelled: bool) -> None:
         self.is_finished = True
-        if self._context is not None and not shiboken6.isValid(self._context):
+        context = self._context() if self._context is not None else None
+        if self._context is not None and (context is None or not shiboken6.isValid(context)):
             log.debug("%s: finished after its widget was closed", self.label)
         elif was_cancelled:
             log.info("%s: cancelled", self.label)
