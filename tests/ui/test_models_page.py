@@ -92,6 +92,7 @@ def test_editing_a_model_someone_changed_meanwhile_is_refused_and_kept(
     detail = page.detail
     with qtbot.waitSignal(detail.loaded, timeout=5000):
         page.open_model("churn")
+    detail.tabs.setCurrentWidget(detail.overview)  # the facts are edited on the Overview tab
     detail.description_edit.setPlainText("alice's words")
     assert detail.save_button.isEnabled()
     other = Workspace.open(workspace_path, user="bob")
