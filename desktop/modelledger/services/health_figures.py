@@ -29,6 +29,7 @@ from matplotlib.ticker import PercentFormatter
 
 from modelledger.core.downsample import min_max_indices
 from modelledger.core.errors import DiskFullError, InvalidInputError
+from modelledger.core.palette import HEALTH_COLOURS, MUTED, status_colour
 from modelledger.services.health_charts import (
     DRIFT_MEASURES,
     Distribution,
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import FigureBase
 
-# The app's health colours (ui.table_models.HEALTH_COLOURS; services cannot import ui).
-HEALTH_COLOURS = {"ok": "#1b7f3b", "warn": "#a35f00", "critical": "#b00020",
-                  "failed": "#6a1b9a"}
-MUTED = "#7a7a7a"  # insufficient data, information-only values
 VALUE_COLOUR = "#1f4e79"
 VERSION_COLOUR = "#333333"
 REFERENCE_COLOUR = "#a6a6a6"
@@ -332,14 +329,14 @@ def _draw_values(axes: Axes, series: MetricSeries, shown: np.ndarray, pixel_widt
     y = series.values[drawn]
     axes.plot(x, y, color=colour, linewidth=1.3, label=label, zorder=3, gid="value line")
     if status_points:
-        colours = [_status_colour(series.statuses[index]) for index in drawn]
+        colours = [status_colour(series.statuses[index]) for index in drawn]
         axes.scatter(x, y, c=colours, s=14 if drawn.size <= 200 else 4, linewidths=0,
                      zorder=4, gid="status points")
     if alerts.size:
         severities = dict(zip(series.alert_indices.tolist(), series.alert_severities,
                               strict=True))
         axes.scatter(_date_numbers(series.times[alerts]), series.values[alerts], marker="^",
-                     s=70, c=[_status_colour(severities[index]) for index in alerts.tolist()],
+                     s=70, c=[status_colour(severities[index]) for index in alerts.tolist()],
                      edgecolors="black", linewidths=0.7, zorder=5, label="alert raised",
                      gid="alerts")
 
@@ -621,10 +618,6 @@ def _no_data(axes: Axes, message: str) -> None:
 def _distribution_title(distribution: Distribution) -> str:
     when = datetime.fromtimestamp(distribution.run_time, _local_tz())
     return f"{distribution.column}: run #{distribution.run_id} of {when:%d %b %Y %H:%M}"
-
-
-def _status_colour(status: str) -> str:
-    return HEALTH_COLOURS.get(status, MUTED)
 
 
 def _local_tz() -> dateutil_tz.tzlocal:

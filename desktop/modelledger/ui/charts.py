@@ -21,6 +21,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
+from modelledger.core.palette import status_colour
 from modelledger.services.health_charts import (
     Distribution,
     DriftHeatmap,
@@ -30,7 +31,6 @@ from modelledger.services.health_charts import (
     VersionMarker,
     short_number,
 )
-from modelledger.ui.table_models import HEALTH_COLOURS
 
 # Above this many points, per-point symbols would hide the line and cost more than they show:
 # the line alone is drawn (downsampled) and alerts keep their markers.
@@ -72,10 +72,6 @@ class ChartTheme:
             ok_band=QColor(102, 187, 106, 45 if dark else 35),
             missing="#3a3a3a" if dark else "#e4e4e4",
         )
-
-
-def status_colour(status: str) -> str:
-    return HEALTH_COLOURS.get(status, "#8a8a8a")
 
 
 class LocalDateAxis(pg.DateAxisItem):

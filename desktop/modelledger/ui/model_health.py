@@ -383,7 +383,7 @@ class ModelHealthView(QWidget):
                     chart.setXRange(start, end, padding=0)
         finally:
             self._syncing_charts = False
-        self._on_metric_chart_range_changed()
+        self._on_period_changed()
 
     def _next_draw_step(self) -> None:
         if self._draw_steps:
@@ -548,7 +548,7 @@ class ModelHealthView(QWidget):
 
     def set_time_range(self, start: float, end: float) -> None:
         self.metric_chart.setXRange(start, end, padding=0)
-        self._on_metric_chart_range_changed()
+        self._on_period_changed()
 
     def _on_date_edit_changed(self) -> None:
         if self._syncing_range:
@@ -560,7 +560,7 @@ class ModelHealthView(QWidget):
                 self.period_combo.setCurrentText("Custom")
             self.set_time_range(float(start), float(end))
 
-    def _on_metric_chart_range_changed(self, *_args) -> None:
+    def _on_period_changed(self, *_args) -> None:
         time_range = self.time_range()
         if time_range is None:
             return

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -47,6 +46,7 @@ from modelledger.ui.table_models import (
     Index,
     Page,
     PagedTableModel,
+    column_data,
     foreground_for_health,
     foreground_for_stage,
     record_table,
@@ -217,20 +217,10 @@ class PortfolioTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
-        column = PORTFOLIO_COLUMNS[index.column()]
         row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row)
         if role == SPARKLINE_ROLE and index.column() == TREND_COLUMN:
             return row.trend
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(row)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and column.foreground is not None:
-            colour = column.foreground(row)
-            return QBrush(QColor(colour)) if colour else None
-        return None
+        return column_data(PORTFOLIO_COLUMNS[index.column()], row, role)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:

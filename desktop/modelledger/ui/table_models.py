@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from modelledger.core.palette import HEALTH_COLOURS, MUTED
 from modelledger.ui.session import WorkspaceSession
 
 DEFAULT_PAGE_SIZE = 200
@@ -55,6 +56,20 @@ class Page:
 
 
 FetchPage = Callable[[PageRequest], Page]
+
+
+def column_data(column: Column, row: Any, role: int) -> Any:
+    """What a table cell shows of ``row`` in ``column`` for one Qt item data role."""
+    if role == Qt.ItemDataRole.DisplayRole:
+        return column.text(row)
+    if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
+        return column.tooltip(row)
+    if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+        return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    if role == Qt.ItemDataRole.ForegroundRole and column.foreground is not None:
+        colour = column.foreground(row)
+        return QBrush(QColor(colour)) if colour else None
+    return None
 
 
 class PagedTableModel(QAbstractTableModel):
@@ -129,18 +144,7 @@ class PagedTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
-        column = self._columns[index.column()]
-        row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row)
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(row)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and column.foreground is not None:
-            colour = column.foreground(row)
-            return QBrush(QColor(colour)) if colour else None
-        return None
+        return column_data(self._columns[index.column()], self._rows[index.row()], role)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -262,16 +266,3 @@ def foreground_for_health(health: str | None) -> str:
     return HEALTH_COLOURS.get(health or "", MUTED)
 
 
-MUTED = "#7a7a7a"
-# One colour per health and run state everywhere (tables, details, alerts), so a state reads
-# the same on every page.
-HEALTH_COLOURS = {
-    "ok": "#1b7f3b",
-    "warn": "#a35f00",
-    "critical": "#b00020",
-    "failed": "#6a1b9a",
-    "insufficient data": MUTED,
-    "succeeded": "#1b7f3b",
-    "cancelled": MUTED,
-    "paused": "#a35f00",
-}
