@@ -3,6 +3,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
+from modelledger.ui.gui_inbox import gui_inbox
 from modelledger.ui.tasks import BackgroundWork
 
 
@@ -69,3 +70,50 @@ def test_emitting_signals_does_not_leak_references_to_true():
     for _ in range(2000):
         emitter.fired.emit(1)
     assert sys.getrefcount(True) >= before - 50
+
+
+def test_what_a_job_holds_is_released_on_the_gui_thread(qtbot):
+    """A widget destroyed on a worker thread crashes Qt; the worker must never drop the last
+    reference to what the job's closure holds."""
+    work = BackgroundWork()
+    destroyed_on = []
+    for _ in range(20):
+        page = QObject()
+        page.destroyed.connect(
+            lambda: destroyed_on.append(threading.current_thread() is threading.main_thread()))
+        task = work.read("loading", lambda control, page=page: page.objectName())
+        del page
+        with qtbot.waitSignal(task.finished, timeout=5000):
+            pass
+        del task
+    qtbot.waitUntil(lambda: len(destroyed_on) == 20, timeout=5000)
+    assert all(destroyed_on)
+    work.shutdown()
+    work.deleteLater()
+
+
+def test_inbox_delivers_in_order_on_the_gui_thread_and_skips_gone_receivers(qtbot):
+    inbox = gui_inbox()
+    received = []
+
+    class Receiver:
+        def take(self, number):
+            received.append((number, threading.current_thread() is threading.main_thread()))
+            if number == 3:
+                raise ValueError("a failing receiver must not hold up the rest")
+
+    receiver, gone = Receiver(), Receiver()
+    address, gone_address = inbox.register(receiver.take), inbox.register(gone.take)
+    del gone
+    threads = [threading.Thread(target=lambda: [inbox.post(address, n) for n in range(100)]),
+               threading.Thread(target=lambda: inbox.post(gone_address, -1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with qtbot.captureExceptions() as exceptions:
+        qtbot.waitUntil(lambda: len(received) == 100, timeout=5000)
+    assert [number for number, _ in received] == list(range(100))
+    assert all(on_gui for _, on_gui in received)
+    assert len(exceptions) == 1 and isinstance(exceptions[0][1], ValueError)
+    inbox.forget(address)

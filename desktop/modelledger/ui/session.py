@@ -3,13 +3,16 @@ and the monitoring scheduler that runs the workspace's monitors while the window
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from modelledger.services.workspace import Workspace
+from modelledger.ui.gui_inbox import gui_inbox
 from modelledger.ui.tasks import BackgroundWork
 
 if TYPE_CHECKING:
@@ -39,10 +42,6 @@ class WorkspaceSession(QObject):
     scheduler_event = Signal(object)  # a SchedulerEvent of this window's scheduler
     closed = Signal()  # close_in_background() has finished
 
-    # Emitted on scheduler and closing threads; Qt queues them to this object's (the GUI) thread.
-    _event_from_scheduler = Signal(object)
-    _closed_from_thread = Signal()
-
     def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
                  poll_milliseconds: int = CHANGE_POLL_MILLISECONDS) -> None:
         super().__init__(parent)
@@ -53,8 +52,9 @@ class WorkspaceSession(QObject):
         self._closer: threading.Thread | None = None
         self._known_head: int | None = None
         self._head_check_running = False
-        self._event_from_scheduler.connect(self._on_scheduler_thread_event)
-        self._closed_from_thread.connect(self.closed)
+        # The scheduler's and the closing thread's messages reach the GUI thread through these.
+        self._scheduler_events = gui_inbox().register(self._on_scheduler_thread_event)
+        self._closed_messages = gui_inbox().register(self._on_closed_in_background)
         self._poll = QTimer(self)
         self._poll.setInterval(poll_milliseconds)
         self._poll.timeout.connect(self.check_for_changes)
@@ -92,7 +92,8 @@ class WorkspaceSession(QObject):
         from modelledger.services.scheduler import MonitorScheduler
 
         scheduler = MonitorScheduler(self.workspace, timings=timings,
-                                     listener=self._event_from_scheduler.emit)
+                                     listener=functools.partial(gui_inbox().post,
+                                                            self._scheduler_events))
         self.scheduler = scheduler
         self.work.read("Starting the monitoring scheduler", lambda control: scheduler.start(),
                        quiet=True)
@@ -102,7 +103,6 @@ class WorkspaceSession(QObject):
     def running_jobs(self) -> list[RunningJob]:
         return self.scheduler.running_jobs() if self.scheduler is not None else []
 
-    @Slot(object)
     def _on_scheduler_thread_event(self, event: SchedulerEvent) -> None:
         if not self._closing:
             self.scheduler_event.emit(event)
@@ -113,14 +113,17 @@ class WorkspaceSession(QObject):
         """Stop the workers and the scheduler, then close the workspace. Blocks while a
         monitoring run in progress is stopped (a second or two)."""
         self._begin_close()
-        self._finish_close()
+        _close(self.scheduler, self.workspace)
 
     def close_in_background(self) -> None:
         """Like close(), but the scheduler stops on a thread of its own, so that a run in
         progress does not freeze the window; ``closed`` fires once everything is stopped."""
         self._begin_close()
-        self._closer = threading.Thread(target=self._finish_close_and_report,
-                                        name="closing-workspace")
+        # The thread gets what it closes, not this object: it must not hold the window's objects.
+        self._closer = threading.Thread(
+            target=_close_and_report, name="closing-workspace",
+            args=(self.scheduler, self.workspace,
+                  functools.partial(gui_inbox().post, self._closed_messages)))
         self._closer.start()
 
     def wait_closed(self) -> None:
@@ -133,19 +136,8 @@ class WorkspaceSession(QObject):
         self._poll.stop()
         self.work.shutdown()
 
-    def _finish_close(self) -> None:
-        # The scheduler first: stopping hands unfinished slots back through the database.
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-        self.workspace.close()
-
-    def _finish_close_and_report(self) -> None:
-        try:
-            self._finish_close()
-        except Exception:  # a thread has nobody to raise to: the log keeps it
-            log.exception("closing the workspace failed")
-        finally:
-            self._closed_from_thread.emit()
+    def _on_closed_in_background(self) -> None:
+        self.closed.emit()
 
     # -- change polling -------------------------------------------------------------------------
 
@@ -161,3 +153,20 @@ class WorkspaceSession(QObject):
         # A busy or briefly unreachable database: the next tick tries again.
         self._head_check_running = False
         log.warning("could not check the workspace for changes: %s", error)
+
+
+def _close(scheduler: MonitorScheduler | None, workspace: Workspace) -> None:
+    # The scheduler first: stopping hands unfinished slots back through the database.
+    if scheduler is not None:
+        scheduler.shutdown()
+    workspace.close()
+
+
+def _close_and_report(scheduler: MonitorScheduler | None, workspace: Workspace,
+                      report_closed: Callable[[], None]) -> None:
+    try:
+        _close(scheduler, workspace)
+    except Exception:  # a thread has nobody to raise to: the log keeps it
+        log.exception("closing the workspace failed")
+    finally:
+        report_closed()

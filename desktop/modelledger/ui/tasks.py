@@ -12,6 +12,7 @@ signal on the GUI thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -20,7 +21,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
+
+from modelledger.ui.gui_inbox import gui_inbox
 
 log = logging.getLogger(__name__)
 
@@ -61,64 +64,69 @@ class Task(QObject):
     cancelled = Signal()
     finished = Signal()  # after any of the three above
 
-    # Emitted from the worker thread; Qt queues them to this object's (the GUI) thread.
-    _progress_from_worker = Signal(int, int, str)
-    _outcome_from_worker = Signal(object, object, bool)
-
-    def __init__(self, label: str, parent: QObject | None = None, *, quiet: bool = False,
-                 context: QObject | None = None) -> None:
+    def __init__(self, label: str, job: Job, parent: QObject | None = None, *,
+                 quiet: bool = False, context: QObject | None = None) -> None:
         super().__init__(parent)
         self.label = label
         self.quiet = quiet  # not announced in the status bar (routine polling)
         # The widget the result is for: if it is gone when the result arrives (its page was
-        # closed), the result is dropped instead of reaching a deleted object.
-        # Held weakly: if the worker thread dropped the last reference to a finished task
-        # that held its widget, the widget would be destroyed on the worker thread (a crash).
+        # closed), the result is dropped instead of reaching a deleted object. Held weakly, so
+        # a finished task never keeps a closed page alive.
         self._context = weakref.ref(context) if context is not None else None
-        self.control = TaskControl(self._progress_from_worker.emit)
+        # The worker takes the job out of this box and lets go of it before it reports; this
+        # task holds it until the outcome is delivered, so whatever the job's closure holds (a
+        # page, often) is released on the GUI thread, never on the worker.
+        self._job = job
+        self.job_box = [job]
+        self.address = gui_inbox().register(self._on_worker_message)
+        self.control = TaskControl(functools.partial(gui_inbox().post, self.address, _PROGRESS))
         self.is_finished = False
-        self._progress_from_worker.connect(self._on_worker_progress)
-        self._outcome_from_worker.connect(self._on_worker_outcome)
 
     def cancel(self) -> None:
         self.control.request_cancel()
 
-    def _run(self, job: Job) -> None:
-        """Runs on the worker thread."""
-        try:
-            result = job(self.control)
-        except TaskCancelled:
-            self._outcome_from_worker.emit(None, None, True)
-        except BaseException as error:  # every failure must reach the GUI, even a bug
-            self._outcome_from_worker.emit(None, error, False)
-        else:
-            self._outcome_from_worker.emit(result, None, False)
-
-    def _on_future_done(self, future: Future) -> None:
-        # A job dropped at shutdown never ran: still report it, so nobody waits for it forever.
-        if future.cancelled():
-            self._outcome_from_worker.emit(None, None, True)
-
-    @Slot(int, int, str)
-    def _on_worker_progress(self, done: int, total: int, text: str) -> None:
-        self.progressed.emit(done, total, text)
-
-    @Slot(object, object, bool)
-    def _on_worker_outcome(self, result: Any, error: BaseException | None,
-                           was_cancelled: bool) -> None:
+    def _on_worker_message(self, kind: str, *payload: Any) -> None:
+        if kind == _PROGRESS:
+            self.progressed.emit(*payload)
+            return
+        gui_inbox().forget(self.address)
+        self._job = None
         self.is_finished = True
         context = self._context() if self._context is not None else None
         if self._context is not None and (context is None or not shiboken6.isValid(context)):
             log.debug("%s: finished after its widget was closed", self.label)
-        elif was_cancelled:
+        elif kind == _CANCELLED:
             log.info("%s: cancelled", self.label)
             self.cancelled.emit()
-        elif error is not None:
-            log.info("%s: failed: %s", self.label, error)
-            self.failed.emit(error)
+        elif kind == _FAILED:
+            log.info("%s: failed: %s", self.label, payload[0])
+            self.failed.emit(payload[0])
         else:
-            self.succeeded.emit(result)
+            self.succeeded.emit(payload[0])
         self.finished.emit()
+
+
+_PROGRESS, _SUCCEEDED, _FAILED, _CANCELLED = "progress", "succeeded", "failed", "cancelled"
+
+
+def _run_on_worker(job_box: list[Job], control: TaskControl,
+                   report_outcome: Callable[..., None]) -> None:
+    """Runs on a worker thread; holds no Qt object, only the job (until it has run)."""
+    job = job_box.pop()
+    try:
+        outcome = (_SUCCEEDED, job(control))
+    except TaskCancelled:
+        outcome = (_CANCELLED,)
+    except BaseException as error:  # every failure must reach the GUI, even a bug
+        outcome = (_FAILED, error)
+    del job
+    report_outcome(*outcome)
+
+
+def _report_if_dropped(report_outcome: Callable[..., None], future: Future) -> None:
+    # A job dropped at shutdown never ran: still report it, so nobody waits for it forever.
+    if future.cancelled():
+        report_outcome(_CANCELLED)
 
 
 class BackgroundWork(QObject):
@@ -162,6 +170,7 @@ class BackgroundWork(QObject):
             task.cancel()
         for lane in (self._write_lane, self._read_lane):
             lane.shutdown(wait=True, cancel_futures=True)
+        gui_inbox().deliver_now()
 
     def _start(self, lane: ThreadPoolExecutor, label: str, job: Job,
                on_success: Callable[[Any], None] | None,
@@ -169,17 +178,19 @@ class BackgroundWork(QObject):
                context: QObject | None = None) -> Task:
         if context is None:
             context = _owner_of(on_success) or _owner_of(on_failure)
-        task = Task(label, self, quiet=quiet, context=context)
+        task = Task(label, job, self, quiet=quiet, context=context)
         if on_success is not None:
             task.succeeded.connect(on_success)
         task.failed.connect(on_failure if on_failure is not None else self.unhandled_failure)
         task.finished.connect(lambda: self._on_task_finished(task))
         if self._closed:
+            gui_inbox().forget(task.address)
             return task
         self._running.append(task)
         self._announce()
-        future: Future = lane.submit(task._run, job)
-        future.add_done_callback(task._on_future_done)
+        report_outcome = functools.partial(gui_inbox().post, task.address)
+        future: Future = lane.submit(_run_on_worker, task.job_box, task.control, report_outcome)
+        future.add_done_callback(functools.partial(_report_if_dropped, report_outcome))
         return task
 
     def _on_task_finished(self, task: Task) -> None:

@@ -1,0 +1,107 @@
+"""Messages from worker threads to the GUI thread, without the workers touching Qt.
+
+A worker that emitted a Qt signal took Qt's connection locks while holding Python's GIL, and
+dropped the last reference to whatever the signal carried on its own thread; the suite saw both
+go wrong (a widget destroyed on a worker, a GUI thread stuck in ``connect()``). So a worker only
+appends to a Python queue and writes one byte to a socket; the GUI thread notices the byte with a
+QSocketNotifier and makes every call itself.
+
+Workers never hold the receiver either: they post to an address, and the inbox keeps the
+receiver's method weakly, so a page that was closed simply gets no more messages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QSocketNotifier
+
+log = logging.getLogger(__name__)
+
+
+class GuiInbox:
+    """Calls posted from any thread, made on the thread that created the inbox, in order."""
+
+    def __init__(self) -> None:
+        self._messages: deque[tuple[int, tuple[Any, ...]]] = deque()
+        self._receivers: dict[int, weakref.WeakMethod | Callable[..., None]] = {}
+        self._addresses = itertools.count(1)
+        self._lock = threading.Lock()
+        self._wake_pending = False
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._notifier = QSocketNotifier(self._wake_reader.fileno(),
+                                         QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._deliver)
+
+    def register(self, receiver: Callable[..., None]) -> int:
+        """An address that workers can post to; a bound method is held weakly. GUI thread."""
+        address = next(self._addresses)
+        self._receivers[address] = (weakref.WeakMethod(receiver)
+                                    if hasattr(receiver, "__self__") else receiver)
+        return address
+
+    def forget(self, address: int) -> None:
+        """Drop the address: messages still queued for it are discarded. GUI thread."""
+        self._receivers.pop(address, None)
+
+    def post(self, address: int, *args: Any) -> None:
+        """Queue ``receiver(*args)`` for the GUI thread. Any thread."""
+        with self._lock:
+            self._messages.append((address, args))
+        self._wake()
+
+    def deliver_now(self) -> None:
+        """Make the queued calls at once (on shutdown, before the event loop sees them)."""
+        self._deliver()
+
+    def _deliver(self) -> None:
+        try:
+            while self._wake_reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self._lock:
+            self._wake_pending = False
+        try:
+            while True:
+                with self._lock:
+                    if not self._messages:
+                        return
+                    address, args = self._messages.popleft()
+                receiver = self._receivers.get(address)
+                if isinstance(receiver, weakref.WeakMethod):
+                    receiver = receiver()
+                if receiver is None:
+                    log.debug("message for address %s dropped: its receiver is gone", address)
+                    continue
+                receiver(*args)
+        finally:
+            if self._messages:  # a receiver raised: the rest still arrive, next turn
+                self._wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._wake_writer.send(b"\0")
+
+
+_inbox: GuiInbox | None = None
+
+
+def gui_inbox() -> GuiInbox:
+    """The application's inbox; the first call must come from the GUI thread."""
+    global _inbox
+    if _inbox is None:
+        _inbox = GuiInbox()
+    return _inbox
