@@ -3,7 +3,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from modelledger.ui.gui_inbox import gui_inbox
+from modelledger.ui.gui_thread import gui_inbox
 from modelledger.ui.tasks import BackgroundWork
 
 
@@ -117,3 +117,29 @@ def test_inbox_delivers_in_order_on_the_gui_thread_and_skips_gone_receivers(qtbo
     assert all(on_gui for _, on_gui in received)
     assert len(exceptions) == 1 and isinstance(exceptions[0][1], ValueError)
     inbox.forget(address)
+
+
+def test_reference_cycles_are_collected_on_the_gui_thread_only(qtbot):
+    """A widget in a reference cycle collected by a worker thread hung the suite (see
+    ui/gui_thread.py); once background work exists, only the GUI thread collects."""
+    work = BackgroundWork()
+    collected_on = []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            collected_on.append(threading.current_thread() is threading.main_thread())
+
+    def make_garbage_on_a_worker(control):
+        for _ in range(5000):
+            Cycle()
+            [[] for _ in range(10)]  # allocations that would trigger automatic collection
+
+    with qtbot.waitSignal(work.read("cycles", make_garbage_on_a_worker).finished, timeout=10000):
+        pass
+    qtbot.waitUntil(lambda: len(collected_on) == 5000, timeout=10000)
+    assert all(collected_on)
+    work.shutdown()
+    work.deleteLater()

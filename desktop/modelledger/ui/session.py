@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from modelledger.services.workspace import Workspace
-from modelledger.ui.gui_inbox import gui_inbox
+from modelledger.ui.gui_thread import gui_inbox
 from modelledger.ui.tasks import BackgroundWork
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from modelledger.ui.gui_inbox import gui_inbox
+from modelledger.ui.gui_thread import collect_garbage_on_gui_thread, gui_inbox
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ class BackgroundWork(QObject):
 
     def __init__(self, parent: QObject | None = None, *, read_workers: int = 2) -> None:
         super().__init__(parent)
+        collect_garbage_on_gui_thread()  # before any worker exists that could collect a widget
         self._write_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-write")
         self._read_lane = ThreadPoolExecutor(max_workers=read_workers,
                                              thread_name_prefix="db-read")

@@ -1,17 +1,24 @@
-"""Messages from worker threads to the GUI thread, without the workers touching Qt.
+"""What must happen on the GUI thread: messages from worker threads, and Python's collection
+of reference cycles.
 
-A worker that emitted a Qt signal took Qt's connection locks while holding Python's GIL, and
-dropped the last reference to whatever the signal carried on its own thread; the suite saw both
-go wrong (a widget destroyed on a worker, a GUI thread stuck in ``connect()``). So a worker only
-appends to a Python queue and writes one byte to a socket; the GUI thread notices the byte with a
-QSocketNotifier and makes every call itself.
+Qt objects must be touched on the GUI thread only, and PySide holds Python's GIL through Qt calls.
+The suite met three ways for a worker to break that:
+- a worker that emitted a Qt signal took Qt's connection locks while holding the GIL;
+- a worker that dropped the last reference to a page destroyed the page on the worker;
+- Python's cycle collector, which runs on whichever thread happens to allocate, collected a
+  widget on a worker: its disconnect() waited for the GIL while holding a Qt lock that the GUI
+  thread, holding the GIL, waited for in connect() (a hang; py-spy showed both stacks).
 
-Workers never hold the receiver either: they post to an address, and the inbox keeps the
-receiver's method weakly, so a page that was closed simply gets no more messages.
+So a worker only appends to a Python queue and writes one byte to a socket; the GUI thread notices
+the byte with a QSocketNotifier and makes every call itself. Workers post to an address and never
+hold the receiver: the inbox keeps its method weakly, so a closed page gets no more messages. And
+once any background work exists, cycles are collected by a timer on the GUI thread instead of
+automatically.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import socket
@@ -21,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSocketNotifier
+from PySide6.QtCore import QSocketNotifier, QTimer
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +112,33 @@ def gui_inbox() -> GuiInbox:
     if _inbox is None:
         _inbox = GuiInbox()
     return _inbox
+
+
+# How often the GUI thread checks whether a collection is due; the thresholds stay Python's own.
+COLLECTION_CHECK_MILLISECONDS = 100
+
+_collection_timer: QTimer | None = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Turn automatic cycle collection off and collect from a GUI-thread timer instead, as
+    often as Python would. Call from the GUI thread; later calls do nothing."""
+    global _collection_timer
+    if _collection_timer is not None:
+        return
+    gc.disable()
+    _collection_timer = QTimer()
+    _collection_timer.setInterval(COLLECTION_CHECK_MILLISECONDS)
+    _collection_timer.timeout.connect(_collect_if_due)
+    _collection_timer.start()
+
+
+def _collect_if_due() -> None:
+    young, middle, old = gc.get_count()
+    young_limit, middle_limit, old_limit = gc.get_threshold()
+    if old > old_limit:
+        gc.collect(2)
+    elif middle > middle_limit:
+        gc.collect(1)
+    elif young > young_limit:
+        gc.collect(0)
