@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from modelledger.storage.database import Database
 
 # Oldest first; a test checks this list against the migration scripts.
-KNOWN_REVISIONS = ("0001_initial", "0002_monitoring", "0003_run_distributions")
+KNOWN_REVISIONS = ("0001_initial", "0002_monitoring", "0003_run_distributions",
+                   "0004_governance")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 MIGRATIONS_FOLDER = Path(__file__).with_name("migrations")
 

@@ -353,3 +353,27 @@ alert_notes = Table(
     Column("text", Text, nullable=False),
     Index("ix_alert_notes_alert", "alert_id"),
 )
+
+# Each exporter's Ed25519 public key (raw 32 bytes, hex); the private key never enters the
+# database. The fingerprint is the SHA-256 of the raw public key, hex.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_name", String(120), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("public_key", String(64), nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+)
+
+# The free-text sections of a version's model card (limitations, out-of-scope use, ...); the
+# rest of the card is generated from the registry.
+model_card_texts = Table(
+    "model_card_texts",
+    metadata,
+    Column("version_id", Integer, ForeignKey("model_versions.id"), primary_key=True),
+    Column("section", String(60), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(120), nullable=False),
+)
