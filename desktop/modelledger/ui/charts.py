@@ -176,7 +176,7 @@ class TimeSeriesChart(ThemedPlot):
                 self.theme.foreground, width=1, style=Qt.PenStyle.DashLine),
                 label=f"target {self.kpi.target:g}",
                 labelOpts={"position": 0.98, "color": self.theme.foreground,
-                           "anchors": [(1, 1), (1, 1)]}))
+                           "anchors": [(1, 0), (1, 0)]}))
         self.line = self.plot(series.times, series.values,
                               pen=pg.mkPen(self.theme.line, width=2), connect="finite")
         self.line.setDownsampling(auto=True, method="peak")

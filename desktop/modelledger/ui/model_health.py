@@ -547,8 +547,10 @@ class ModelHealthView(QWidget):
         self.set_time_range(min(first, last - DAY), last + DAY / 2)
 
     def set_time_range(self, start: float, end: float) -> None:
+        before = self.metric_chart.viewRange()[0]
         self.metric_chart.setXRange(start, end, padding=0)
-        self._on_period_changed()
+        if self.metric_chart.viewRange()[0] == before:  # no range signal: follow it here
+            self._on_period_changed()
 
     def _on_date_edit_changed(self) -> None:
         if self._syncing_range:
