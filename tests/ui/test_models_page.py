@@ -74,6 +74,17 @@ def test_large_inventory_is_paged_as_the_user_scrolls(qtbot, session, workspace)
     assert page.count_label.text() == "Showing 230 of 230 models"
 
 
+def test_a_reload_while_more_rows_are_coming_keeps_them(qtbot, session, workspace):
+    """Another instance's change reloads the list; rows the user scrolled for must stay."""
+    for number in range(230):
+        workspace.registry.register_model(f"model-{number:03d}")
+    page = _page(qtbot, session)
+    page.inventory_model.fetchMore()
+    with qtbot.waitSignal(page.inventory_model.loaded, timeout=5000):
+        page.inventory_model.reload()
+    assert page.inventory_model.rowCount() == 230
+
+
 def test_another_process_registering_a_model_appears_without_a_restart(
         qtbot, session, workspace_path):
     page = _page(qtbot, session)

@@ -92,6 +92,7 @@ class PagedTableModel(QAbstractTableModel):
         self._total: int | None = 0
         self._generation = 0  # results of an older query are dropped
         self._fetching = False
+        self._more_requested = False  # a fetchMore() is on its way
         self._has_more = False
 
     # -- queries --------------------------------------------------------------------------------
@@ -105,7 +106,11 @@ class PagedTableModel(QAbstractTableModel):
         """Read the rows again (another instance may have changed them)."""
         self._generation += 1
         generation = self._generation
-        limit = max(self._page_size, len(self._rows)) if keep_loaded else self._page_size
+        # Keep what the user has scrolled to, including a page asked for but not yet arrived
+        # (this reload supersedes that request).
+        asked_for = len(self._rows) + (self._page_size if self._more_requested else 0)
+        limit = max(self._page_size, asked_for) if keep_loaded else self._page_size
+        self._more_requested = False
         request = PageRequest(0, limit, self._sort_key, self._descending, None)
         fetch = self._fetch_page
         self._fetching = True
@@ -164,6 +169,7 @@ class PagedTableModel(QAbstractTableModel):
                               self._descending, self._rows[-1] if self._rows else None)
         fetch = self._fetch_page
         self._fetching = True
+        self._more_requested = True
         self._session.work.read(
             "Loading more rows", lambda control: fetch(request),
             on_success=lambda page: self._on_more_done(generation, page),
@@ -194,6 +200,7 @@ class PagedTableModel(QAbstractTableModel):
         if generation != self._generation:
             return
         self._fetching = False
+        self._more_requested = False
         if page.rows:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
@@ -213,6 +220,7 @@ class PagedTableModel(QAbstractTableModel):
         if generation != self._generation:
             return
         self._fetching = False
+        self._more_requested = False
         self.load_failed.emit(error)
 
 
