@@ -285,10 +285,9 @@ class MonitoringService:
                 return StoredRun(None, None, (), False)
             evaluation = outcome.evaluation
             health = evaluation.health if evaluation else Health.FAILED
-            thresholds = {f"{m.metric}@{m.subject}" if m.subject else m.metric:
-                          {"warn": m.warn, "critical": m.critical}
-                          for m in (evaluation.metrics if evaluation else ())
-                          if m.warn is not None}
+            metrics = evaluation.metrics if evaluation else ()
+            thresholds = {_metric_key(m): {"warn": m.warn, "critical": m.critical}
+                          for m in metrics if m.warn is not None}
             summary = evaluation.summary if evaluation else outcome.error
             run_id = mrepo.insert_run(conn, {
                 "monitor_id": monitor.id, "claim_id": claim.id, "attempt": claim.attempt,
@@ -300,20 +299,23 @@ class MonitoringService:
                 "data_description": outcome.data_description, "summary": summary,
                 "thresholds_json": canonical_json(thresholds), "error": outcome.error,
                 "log": outcome.log, "instance": claim.owner,
-            }, evaluation.metrics if evaluation else (),
-                evaluation.distributions if evaluation else {})
+            }, metrics, evaluation.distributions if evaluation else {})
             mrepo.record_failure_count(conn, monitor.id, failures, now,
                                        MonitorStatus.PAUSED if pause else None)
             action = "monitor.run_failed" if failed else "monitor.run_succeeded"
+            monitored = repo.get_version_by_id(conn, version_id) if version_id else None
             audit.append(action, "monitor", _monitor_key(monitor), after={
                 "run_id": run_id, "slot": claim.slot.isoformat(), "kind": claim.kind,
                 "attempt": claim.attempt, "health": health.value, "summary": summary,
+                "version": monitored.version_number if monitored else None,
+                "data": outcome.data_description,
                 "window": [_iso(outcome.window_start), _iso(outcome.window_end)],
                 "rows": evaluation.current_rows if evaluation else None,
+                "reference_rows": evaluation.reference_rows if evaluation else None,
                 "thresholds": thresholds, "error": outcome.error,
                 "next_retry": _iso(retry_at), "instance": claim.owner,
-                "results": {describe_metric(m): m.value for m in (evaluation.metrics
-                            if evaluation else ()) if m.status in ("warn", "critical")},
+                "results": {_metric_key(m): {"value": m.value, "status": m.status}
+                            for m in metrics},
             })
             raised: list[Alert] = []
             if evaluation is not None:
@@ -380,7 +382,8 @@ class MonitoringService:
             "last_seen_at": now,
         })
         mrepo.insert_note(conn, alert.id, self.actor.user, now, "raised", title)
-        audit.append("alert.raised", "alert", str(alert.id), after=mrepo.alert_record(alert))
+        audit.append("alert.raised", "alert", str(alert.id),
+                     after={**mrepo.alert_record(alert), "detail": detail})
         return alert
 
     def list_runs(self, *, monitor_id: int | None = None, model_name: str | None = None,
@@ -533,6 +536,11 @@ class MonitoringService:
 
 def _monitor_key(monitor: Monitor) -> str:
     return f"{monitor.model_name}/{monitor.name}"
+
+
+def _metric_key(metric: MetricValue) -> str:
+    """How a run's audit event names a metric, e.g. ``drift.psi@income``."""
+    return f"{metric.metric}@{metric.subject}" if metric.subject else metric.metric
 
 
 def _threshold_text(metric: MetricValue) -> str:

@@ -406,13 +406,19 @@ class RegistryService:
             request = repo.get_request(conn, request_id)[0]
             audit.append("promotion.requested", "promotion_request", _request_key(request),
                          after={"model": model_name, "version": version_number,
-                                "target_stage": Stage.PRODUCTION.value}, reason=reason)
+                                "target_stage": Stage.PRODUCTION.value,
+                                "requester_role": _role_of(conn, self.actor.user),
+                                "developer": version.created_by}, reason=reason)
             return request
 
         return self._write(unit, lambda r: ChangeEvent("promotion", str(r.id), "requested"))
 
-    def approve_promotion(self, request_id: int, reason: str) -> ModelVersion:
-        """Approve and carry out: the version goes to Production, the previous one is archived."""
+    def approve_promotion(self, request_id: int, reason: str,
+                          conditions: str = "") -> ModelVersion:
+        """Approve and carry out: the version goes to Production, the previous one is archived.
+
+        ``conditions`` are what the approval depends on (e.g. "quarterly backtest"); they are
+        kept in the approval's audit event."""
         _require_text(reason, "reason")
 
         def unit(conn, audit, now):
@@ -423,20 +429,20 @@ class RegistryService:
             lifecycle.check_approved_version_still_staged(version.stage)
             repo.decide_request(conn, request_id, RequestStatus.APPROVED, self.actor.user, now,
                                 reason)
-            approver = repo.get_user(conn, self.actor.user)
             audit.append(
                 "promotion.approved", "promotion_request", _request_key(request),
                 before={"status": RequestStatus.PENDING.value},
                 after={"status": RequestStatus.APPROVED.value, "model": request.model_name,
-                       "version": request.version_number, "requested_by": request.requested_by,
-                       "approver_role": approver.role.value if approver else "",
-                       "approver_is_requester": self.actor.user == request.requested_by,
-                       "approver_is_developer": self.actor.user == version.created_by},
+                       "version": request.version_number,
+                       **self._decision_roles(conn, request, version),
+                       "four_eyes_required": four_eyes, "conditions": conditions.strip()},
                 reason=reason)
-            self._archive_current_production(conn, audit, now, version.model_id,
-                                             f"replaced by v{version.version_number}")
+            replaced = self._archive_current_production(conn, audit, now, version.model_id,
+                                                        f"replaced by v{version.version_number}")
             return self._change_stage(conn, audit, now, version, Stage.PRODUCTION, "promotion",
-                                      reason, promotion_request_id=request_id)
+                                      reason, promotion_request_id=request_id,
+                                      details={"promotion_request": request_id,
+                                               "replaced_version": replaced})
 
         return self._write(unit, lambda v: ChangeEvent("version", _version_key(v), "promoted"))
 
@@ -444,19 +450,38 @@ class RegistryService:
         _require_text(reason, "reason")
 
         def unit(conn, audit, now):
-            request, _ = repo.get_request(conn, request_id)
+            request, version_id = repo.get_request(conn, request_id)
             lifecycle.check_decision(request, self.actor.user,
                                      repo.get_setting(conn, FOUR_EYES_SETTING, True))
             repo.decide_request(conn, request_id, RequestStatus.REJECTED, self.actor.user, now,
                                 reason)
+            version = repo.get_version_by_id(conn, version_id)
             audit.append("promotion.rejected", "promotion_request", _request_key(request),
                          before={"status": RequestStatus.PENDING.value},
                          after={"status": RequestStatus.REJECTED.value,
-                                "model": request.model_name, "version": request.version_number},
+                                "model": request.model_name, "version": request.version_number,
+                                **self._decision_roles(conn, request, version)},
                          reason=reason)
             return repo.get_request(conn, request_id)[0]
 
         return self._write(unit, lambda r: ChangeEvent("promotion", str(r.id), "rejected"))
+
+    def _decision_roles(self, conn, request: PromotionRequest,
+                        version: ModelVersion) -> dict[str, Any]:
+        """Who asked, who developed and who decides, with their roles: a reviewer checks that
+        the decider is independent of both."""
+        is_requester = self.actor.user == request.requested_by
+        is_developer = self.actor.user == version.created_by
+        return {
+            "requested_by": request.requested_by,
+            "requester_role": _role_of(conn, request.requested_by),
+            "developer": version.created_by,
+            "developer_role": _role_of(conn, version.created_by),
+            "approver_role": _role_of(conn, self.actor.user),
+            "approver_is_requester": is_requester,
+            "approver_is_developer": is_developer,
+            "approver_is_independent": not (is_requester or is_developer),
+        }
 
     def list_promotion_requests(self, status: RequestStatus | None = None,
                                 model_name: str | None = None) -> list[PromotionRequest]:
@@ -474,20 +499,25 @@ class RegistryService:
             model = repo.get_model(conn, model_name)
             target = repo.get_version(conn, model, to_version)
             lifecycle.check_rollback(target.stage, repo.was_ever_in_production(conn, target.id))
-            self._archive_current_production(conn, audit, now, model.id,
-                                             f"rolled back to v{to_version}: {reason}")
+            replaced = self._archive_current_production(
+                conn, audit, now, model.id, f"rolled back to v{to_version}: {reason}")
             return self._change_stage(conn, audit, now, target, Stage.PRODUCTION, "rollback",
-                                      reason)
+                                      reason, details={"replaced_version": replaced})
 
         return self._write(unit, lambda v: ChangeEvent("version", _version_key(v), "rollback"))
 
-    def _archive_current_production(self, conn, audit, now, model_id: int, reason: str) -> None:
+    def _archive_current_production(self, conn, audit, now, model_id: int,
+                                    reason: str) -> int | None:
+        """Archive the model's production version; returns its number (None when none was)."""
         current = repo.production_version(conn, model_id)
-        if current is not None:
-            self._change_stage(conn, audit, now, current, Stage.ARCHIVED, "auto-archive", reason)
+        if current is None:
+            return None
+        self._change_stage(conn, audit, now, current, Stage.ARCHIVED, "auto-archive", reason)
+        return current.version_number
 
     def _change_stage(self, conn, audit, now, version: ModelVersion, target: Stage, kind: str,
-                      reason: str, promotion_request_id: int | None = None) -> ModelVersion:
+                      reason: str, promotion_request_id: int | None = None,
+                      details: Mapping[str, Any] | None = None) -> ModelVersion:
         if version.stage is target:
             raise LifecycleError(f"v{version.version_number} is already in {target.value}.")
         repo.set_version_stage(conn, version.id, target)
@@ -496,8 +526,8 @@ class RegistryService:
                                  reason=reason, promotion_request_id=promotion_request_id)
         repo.touch_model(conn, version.model_id, now)
         audit.append(f"stage.{kind}", "version", _version_key(version),
-                     before={"stage": version.stage.value}, after={"stage": target.value},
-                     reason=reason)
+                     before={"stage": version.stage.value},
+                     after={"stage": target.value, **(details or {})}, reason=reason)
         return repo.get_version_by_id(conn, version.id)
 
 
@@ -507,6 +537,12 @@ def _conflict(current: RegisteredModel) -> ConcurrentEditError:
         f"{current.updated_at:%Y-%m-%d %H:%M:%S} UTC while you were editing it. Reload it, "
         "check their changes and apply yours again."
     )
+
+
+def _role_of(conn: Connection, user_name: str) -> str:
+    """The user's role at this moment ("unknown" for a name the users table lacks)."""
+    user = repo.get_user(conn, user_name)
+    return user.role.value if user is not None else "unknown"
 
 
 def _require_text(value: str | None, what: str) -> None:

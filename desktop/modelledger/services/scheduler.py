@@ -387,8 +387,15 @@ class MonitorScheduler:
 
     def _hand_back(self, claim: SlotClaim) -> StoredRun:
         """Shutting down mid-run: let the next instance retry the slot at once."""
-        def unit(conn, _audit, now):
-            mrepo.settle_claim(conn, claim, "retry", now)
+        def unit(conn, audit, now):
+            if mrepo.settle_claim(conn, claim, "retry", now):
+                monitor = mrepo.get_monitor(conn, claim.monitor_id)
+                audit.append(
+                    "monitor.run_handed_back", "monitor", f"{monitor.model_name}/{monitor.name}",
+                    after={"slot": claim.slot.isoformat(), "kind": claim.kind,
+                           "attempt": claim.attempt, "instance": claim.owner},
+                    reason="this instance shut down before the run finished; the next "
+                           "instance runs the slot again")
             return StoredRun(None, None, (), False)
 
         return self._service.write(unit)
