@@ -52,6 +52,19 @@ def main() -> int:
     for page in ("Portfolio", "Models", "Monitoring", "Alerts", "Audit timeline", "Settings"):
         window.show_page(page)
         shoot(window, page.lower().replace(" ", "-"))
+    audit = window.pages["Audit timeline"]
+    window.show_page("Audit timeline")
+    audit.show_model_events("wine-cultivar")
+    settle(1500)
+    audit.table.selectRow(next(row for row, event in enumerate(audit.events.rows())
+                               if event.action == "stage.rollback"))
+    shoot(window, "audit-event")
+    audit.clear_filters()
+    as_of = audit.show_model_as_of("vendor-credit-score")
+    as_of.resize(900, 600)
+    settle(1500)
+    shoot(as_of, "model-as-of")
+    as_of.close()
     monitoring = window.pages["Monitoring"]
     monitoring.select_monitor(next(o.monitor.id for o in monitoring.monitors.rows()
                                    if o.monitor.model_name == "vendor-credit-score"))

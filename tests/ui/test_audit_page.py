@@ -1,19 +1,35 @@
-"""The audit timeline: paging in SQL, filters, live updates, event details and the chain check."""
+"""The audit timeline: paging in SQL, filters, live updates, event details, the chain check and
+a model as it stood at a past moment."""
 
+import json
 import sqlite3
+from datetime import UTC, date
 
 import pytest
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QDate, Qt, QUrl
 
 from modelledger.core.domain import EventFilter, Role, Stage
+from modelledger.core.monitoring import Health, Threshold
+from modelledger.services.as_of import event_moment
 from modelledger.services.workspace import Workspace
-from modelledger.ui.audit_page import BROKEN_COLOUR, AuditPage, event_html, model_of
+from modelledger.ui.audit_page import (
+    BETWEEN_DATES,
+    BROKEN_COLOUR,
+    AuditPage,
+    event_html,
+    local_midnight,
+    model_of,
+    period_bounds,
+)
+from tests.services.monitor_data import add_monitor
+from tests.services.test_as_of import run_in_process
 from tests.ui.conftest import catch_up, write_and_wait
 
 
 def fill(workspace):
     registry = workspace.registry
-    registry.register_model("credit-risk", reason="quarterly credit review")
+    registry.register_model("credit-risk", reason="quarterly credit review",
+                            description="Scores retail applicants")
     registry.register_model("credit-risk-eu", reason="EU variant")
     registry.add_version("credit-risk", notes="first fit")
     registry.move_to_stage("credit-risk", 1, Stage.STAGING, "validation passed")
@@ -129,11 +145,87 @@ def test_action_actor_and_reason_filters_combine_in_sql(qtbot, filled_page):
     assert {event.actor for event in shown(page)} == {"bob"}
 
     page.clear_filters()
-    qtbot.keyClicks(page.search_edit, "CREDIT")
-    qtbot.waitUntil(lambda: page.current_filter().search == "CREDIT"
+    qtbot.keyClicks(page.search_edit, "CREDIT MODELS")
+    qtbot.waitUntil(lambda: page.current_filter().search == "CREDIT MODELS"
                     and not page.events.is_loading())
-    assert shown(page, 5) == ["owns the credit models", "quarterly credit review"]
+    assert shown(page, 5) == ["owns the credit models"]
     assert page.clear_filters_button.isEnabled()
+
+
+def test_search_also_finds_text_recorded_in_the_values(qtbot, filled_page):
+    page = filled_page
+    qtbot.keyClicks(page.search_edit, "Retail Applicants")
+    qtbot.waitUntil(lambda: page.current_filter().search == "Retail Applicants"
+                    and not page.events.is_loading())
+    assert shown(page, 3) == ["model.registered"]
+    assert shown(page, 4) == ["credit-risk"]
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support (raise|grabbing the keyboard)")
+def test_version_filter_lists_the_chosen_model_s_versions(qtbot, filled_page, workspace):
+    page = filled_page
+    assert not page.version_filter.isEnabled()
+    workspace.registry.add_version("credit-risk", notes="refit")
+    catch_up(qtbot, page._session)
+    wait_for_filter_choices(qtbot, page)
+    page.show_model_events("credit-risk")
+    qtbot.waitUntil(lambda: page.version_filter.isEnabled())
+    assert [page.version_filter.itemText(i) for i in range(page.version_filter.count())] == [
+        "All versions", "v2", "v1"]
+    page.version_filter.setCurrentIndex(page.version_filter.findData(1))
+    qtbot.waitUntil(lambda: page.current_filter().version_number == 1
+                    and not page.events.is_loading())
+    assert shown(page, 3) == ["stage.transition", "version.created"]
+    assert set(shown(page, 4)) == {"credit-risk/v1"}
+    assert page.count_label.text() == "2 matching events"
+
+    page.show_model_events("credit-risk-eu")  # another model starts from all its versions
+    qtbot.waitUntil(lambda: page.current_filter().model_name == "credit-risk-eu"
+                    and not page.events.is_loading())
+    assert page.current_filter().version_number is None
+    assert page.version_filter.currentText() == "All versions"
+    assert not page.version_filter.isEnabled()  # it has no version
+
+
+def test_the_period_filter_keeps_to_local_days(qtbot, filled_page, workspace):
+    page = filled_page
+    head = workspace.audit.head_seq()
+    assert not page.from_date.isVisible()
+    page.period_filter.setCurrentText("Today")
+    qtbot.waitUntil(lambda: page.current_filter().occurred_from is not None
+                    and not page.events.is_loading())
+    assert page.current_filter().occurred_from == local_midnight(date.today())
+    assert page.events.rowCount() == head  # everything happened today
+
+    page.period_filter.setCurrentText(BETWEEN_DATES)
+    assert page.from_date.isVisible() and page.to_date.isVisible()
+    yesterday = QDate.currentDate().addDays(-1)
+    page.from_date.setDate(yesterday.addDays(-5))
+    page.to_date.setDate(yesterday)
+    qtbot.waitUntil(lambda: page.current_filter().occurred_before == local_midnight(
+        date.today()) and not page.events.is_loading())
+    assert page.events.rowCount() == 0
+    assert "No events match these filters" in page.table.placeholder_text()
+
+    page.to_date.setDate(QDate.currentDate())
+    qtbot.waitUntil(lambda: page.events.rowCount() == head and not page.events.is_loading())
+    page.from_date.setDate(QDate.currentDate().addDays(3))  # past the end: the end follows
+    assert page.to_date.date() == page.from_date.date()
+    page.clear_filters()
+    assert page.period_filter.currentText() == "Any time" and not page.from_date.isVisible()
+    qtbot.waitUntil(lambda: page.current_filter() == EventFilter()
+                    and page.events.rowCount() == head)
+
+
+def test_period_bounds_are_local_midnights_with_an_exclusive_end():
+    today = date(2026, 3, 29)  # a daylight-saving change in much of Europe
+    assert period_bounds("Any time", today, today, today) == (None, None)
+    assert period_bounds("Last 7 days", today, today, today) == (
+        local_midnight(date(2026, 3, 23)), None)
+    start, end = period_bounds(BETWEEN_DATES, date(2026, 3, 1), today, today)
+    assert start == local_midnight(date(2026, 3, 1))
+    assert end == local_midnight(date(2026, 3, 30))
+    assert start.tzinfo is not None and end.astimezone(UTC).tzinfo is UTC
 
 
 def test_no_match_says_so_and_clearing_brings_everything_back(qtbot, filled_page, workspace):
@@ -196,19 +288,29 @@ def test_paging_a_filtered_timeline_does_not_skip_or_repeat(qtbot, open_page, wo
     assert len(expected) == 9
 
 
-def test_details_show_every_field_and_pretty_json(qtbot, filled_page):
+def test_details_show_every_field_and_what_changed(qtbot, filled_page):
     page = filled_page
     row = shown(page, 3).index("stage.transition")
     page.table.selectRow(row)
     event = page.selected_event()
     text = page.details.toPlainText()
     for value in (event.actor, event.host, "credit-risk/v1", "validation passed",
-                  event.prev_hash, event.hash, '"stage": "development"',
-                  '"stage": "staging"'):
+                  event.prev_hash, event.hash, "Changes", "Field\nBefore\nAfter",
+                  "stage\ndevelopment\nstaging", "Show the model as of this event"):
         assert value in text
     with qtbot.waitSignal(page.model_requested) as requested:
         page.details.anchorClicked.emit(QUrl("model:credit-risk"))
     assert requested.args == ["credit-risk"]
+
+    page.table.selectRow(shown(page, 3).index("settings.changed"))
+    text = page.details.toPlainText()
+    assert "four_eyes_required\ntrue\nfalse" in text
+    assert "Show the model as of" not in text
+
+    page.table.selectRow(shown(page, 3).index("version.created"))
+    text = page.details.toPlainText()
+    assert "Recorded" in text and "Before" not in text
+    assert "version\n1" in text and "stage\ndevelopment" in text
 
 
 def test_double_clicking_an_event_about_a_model_asks_for_the_model(qtbot, filled_page):
@@ -230,7 +332,7 @@ def double_click(qtbot, page, row):
     qtbot.mouseDClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=centre)
 
 
-def test_model_of_reads_the_model_from_every_kind_of_entity(filled_page):
+def test_model_of_reads_the_model_from_every_kind_of_entity(filled_page, workspace, tmp_path):
     registered = [event for event in shown(filled_page) if event.action == "model.registered"]
     assert [model_of(event) for event in registered] == ["credit-risk-eu", "credit-risk"]
     by_action = {event.action: event for event in shown(filled_page)}
@@ -238,27 +340,161 @@ def test_model_of_reads_the_model_from_every_kind_of_entity(filled_page):
     assert model_of(by_action["settings.changed"]) is None
     assert model_of(by_action["user.created"]) is None
     assert "model:credit-risk" in event_html(by_action["stage.transition"])
+    monitor = add_monitor(workspace, tmp_path, model="credit-risk-eu")
+    run_in_process(workspace, monitor.id)
+    [raised, *_] = workspace.audit.list_events(EventFilter(action_prefix="alert.raised"))
+    [created] = workspace.audit.list_events(EventFilter(action_prefix="monitor.created"))
+    assert model_of(raised) == model_of(created) == "credit-risk-eu"
 
 
 def test_verify_reports_an_intact_chain_then_the_tampered_event(qtbot, filled_page,
                                                                workspace, workspace_path):
     page = filled_page
     head = workspace.audit.head_seq()
-    page.verify_button.click()
-    qtbot.waitUntil(lambda: f"Chain verified: {head} events" in page.chain_status_text())
+    with qtbot.waitSignal(page.verification_recorded) as recorded:
+        page.verify_button.click()
+    assert f"Chain verified: all {head} events" in page.chain_status_text()
+    assert f"recorded as event {head + 1}" in page.chain_status_text()
     assert page.verify_button.isEnabled()
+    qtbot.waitUntil(lambda: shown(page)[0].seq == head + 1)
+    check = shown(page)[0]
+    assert check == recorded.args[0] and check.action == "audit.verified"
+    assert json.loads(check.after)["head_seq"] == head and check.actor == "alice"
+
     with sqlite3.connect(workspace_path) as conn:
         conn.execute("DROP TRIGGER audit_events_no_update")
         conn.execute("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 3")
     conn.close()
-    page.verify_button.click()
-    qtbot.waitUntil(lambda: "BROKEN at event 3" in page.chain_status_text())
+    with qtbot.waitSignal(page.verification_recorded) as recorded:
+        page.verify_button.click()
+    assert "BROKEN at event 3" in page.chain_status_text()
     assert "altered" in page.chain_status_text()
     assert BROKEN_COLOUR in page.chain_label.styleSheet()
+    assert json.loads(recorded.args[0].after)["broken_at_seq"] == 3
+    qtbot.waitUntil(lambda: shown(page)[0].seq == head + 2)
     row = page.events.row_of_key(3)
     assert page.events.index(row, 0).data(Qt.ItemDataRole.ForegroundRole).color().name() == \
         BROKEN_COLOUR
     assert page.events.index(row + 1, 0).data(Qt.ItemDataRole.ForegroundRole) is None
+
+    # The status is about the whole log: filters change what is listed, not the verdict, and
+    # the broken event stays marked wherever it is listed.
+    page.show_model_events("credit-risk-eu")
+    qtbot.waitUntil(lambda: page.current_filter().model_name == "credit-risk-eu"
+                    and not page.events.is_loading())
+    assert shown(page, 0) == ["3"]
+    assert "BROKEN at event 3" in page.chain_status_text()
+    row = page.events.row_of_key(3)
+    assert page.events.index(row, 0).data(Qt.ItemDataRole.ForegroundRole).color().name() == \
+        BROKEN_COLOUR
+
+
+def test_a_check_on_opening_and_on_a_read_only_workspace_is_not_recorded(
+        qtbot, workspace, workspace_path, monkeypatch):
+    fill(workspace)
+    head = workspace.audit.head_seq()
+    workspace.close()
+    monkeypatch.setattr("modelledger.storage.database._is_writable", lambda path: False)
+    read_only = Workspace.open(workspace_path)
+    from modelledger.ui.session import WorkspaceSession
+
+    session = WorkspaceSession(read_only, poll_milliseconds=100)
+    page = AuditPage(session)
+    try:
+        with qtbot.waitSignal(page.chain_verified):
+            page.verify_button.click()
+        qtbot.waitUntil(lambda: not session.work.running_labels())
+        assert f"Chain verified: all {head} events" in page.chain_status_text()
+        assert "recorded" not in page.chain_status_text()
+        assert read_only.audit.head_seq() == head
+    finally:
+        qtbot.waitUntil(lambda: not session.work.running_labels())
+        page.deleteLater()
+        session.work.shutdown()
+        read_only.close()
+
+
+@pytest.fixture
+def changed_twice(workspace, tmp_path):
+    """credit-risk with a strict monitor and v1 in staging; then v1 archived, v2 staging and
+    lenient thresholds. Returns the stage change to staging (the moment between)."""
+    registry = workspace.registry
+    registry.register_model("credit-risk", reason="quarterly credit review")
+    registry.add_version("credit-risk")
+    registry.add_version("credit-risk")
+    monitor = add_monitor(workspace, tmp_path,
+                          thresholds={"drift.psi": Threshold(0.1, 0.25)})
+    run_in_process(workspace, monitor.id)
+    registry.move_to_stage("credit-risk", 1, Stage.STAGING, "validation passed")
+    [between] = workspace.audit.list_events(EventFilter(action_prefix="stage.transition"))
+    registry.move_to_stage("credit-risk", 2, Stage.STAGING, "refit validated")
+    registry.move_to_stage("credit-risk", 1, Stage.ARCHIVED, "replaced by v2")
+    current = workspace.monitoring.get_monitor(monitor.id)
+    from dataclasses import replace
+
+    workspace.monitoring.update_monitor(
+        monitor.id, current.row_version,
+        spec=replace(current.spec, thresholds={"drift.psi": Threshold(0.5, 0.9)}),
+        reason="the shift is expected")
+    return between
+
+
+def test_the_model_as_of_an_event_opens_from_its_details(qtbot, open_page, changed_twice):
+    page = open_page()
+    page.table.selectRow(page.events.row_of_key(changed_twice.seq))
+    assert "Show the model as of this event" in page.details.toPlainText()
+    with qtbot.waitSignal(page.as_of_opened) as opened:
+        page.details.anchorClicked.emit(QUrl(f"asof:{changed_twice.seq}"))
+    dialog = opened.args[0]
+    try:
+        qtbot.waitUntil(lambda: dialog.picture is not None)
+        assert dialog.moment() == event_moment(changed_twice)
+        assert dialog.model_combo.currentText() == "credit-risk"
+        picture = dialog.picture
+        assert [(v.number, v.stage) for v in picture.versions] == [
+            (2, Stage.DEVELOPMENT), (1, Stage.STAGING)]
+        assert picture.monitors[0].thresholds == {"drift.psi": Threshold(0.1, 0.25)}
+        assert picture.health is Health.CRITICAL
+        text = dialog.view.toPlainText()
+        assert f"(event {changed_twice.seq})" in text and "Health then: critical" in text
+        assert "v1\nstaging" in text and "PSI: warn 0.1, critical 0.25" in text
+
+        with qtbot.waitSignal(dialog.picture_shown, timeout=5000) as shown_now:
+            dialog.now_button.click()
+        now = shown_now.args[0]
+        assert [(v.number, v.stage) for v in now.versions] == [
+            (2, Stage.STAGING), (1, Stage.ARCHIVED)]
+        assert now.monitors[0].thresholds == {"drift.psi": Threshold(0.5, 0.9)}
+        assert "(event" not in dialog.view.toPlainText()
+    finally:
+        dialog.close()
+
+
+def test_the_model_as_of_button_asks_for_a_moment_and_says_when_it_did_not_exist(
+        qtbot, open_page, changed_twice, workspace):
+    page = open_page()
+    qtbot.waitUntil(page.as_of_button.isEnabled)
+    with qtbot.waitSignal(page.as_of_opened) as opened:
+        page.as_of_button.click()
+    dialog = opened.args[0]
+    try:
+        qtbot.waitUntil(lambda: dialog.picture is not None)
+        assert dialog.picture.versions[0].stage is Stage.STAGING
+        registered = workspace.registry.get_model("credit-risk").created_at
+        with qtbot.waitSignal(dialog.picture_shown, timeout=5000) as shown_then:
+            dialog.moment_edit.setDateTime(dialog.moment_edit.dateTime().addDays(-2))
+        assert not shown_then.args[0].existed
+        assert dialog.moment() < registered
+        assert "It did not exist yet" in dialog.view.toPlainText()
+    finally:
+        dialog.close()
+
+
+def test_the_model_as_of_button_waits_for_a_model(qtbot, open_page):
+    page = open_page()
+    qtbot.waitUntil(lambda: not page._session.work.running_labels())
+    assert not page.as_of_button.isEnabled()
+    assert "No model" in page.as_of_button.toolTip()
 
 
 def test_focus_search_puts_the_cursor_in_the_search_box(qtbot, filled_page):

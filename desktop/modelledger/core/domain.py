@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from modelledger.core.errors import InvalidInputError
+
 
 class Stage(enum.StrEnum):
     DEVELOPMENT = "development"
@@ -118,11 +120,28 @@ class EventFilter:
 
     entity_type: str | None = None
     entity_id: str | None = None
-    # The model and everything under it: its versions and requests, whose ids are "model/...".
+    # The model and everything under it: its versions, requests and monitors, whose ids are
+    # "model/...", and the alerts its monitors raised.
     model_name: str | None = None
+    # One version of ``model_name`` and its promotion requests ("model/v3", "model/v3/...").
+    version_number: int | None = None
     action_prefix: str | None = None
     actor: str | None = None
-    search: str | None = None  # text anywhere in the reason, in any case
+    # In any case: the reason, or any text recorded in the values before and after (alert
+    # titles, notes, summaries, errors, descriptions), never the names of the fields.
+    search: str | None = None
+    occurred_from: datetime | None = None  # inclusive; timezone-aware
+    occurred_before: datetime | None = None  # exclusive; timezone-aware
+
+    def __post_init__(self) -> None:
+        if self.version_number is not None and self.model_name is None:
+            raise InvalidInputError("Choose a model to see the events of one of its versions.")
+        for moment in (self.occurred_from, self.occurred_before):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("event filter times must be timezone-aware")
+        if (self.occurred_from is not None and self.occurred_before is not None
+                and self.occurred_from >= self.occurred_before):
+            raise InvalidInputError("The start of the period must come before its end.")
 
 
 EVERY_EVENT = EventFilter()

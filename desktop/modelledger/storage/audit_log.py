@@ -8,11 +8,29 @@ and inserting the next link cannot race with another writer. The unique constrai
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from modelledger.core.audit_chain import GENESIS_HASH, canonical_json, event_hash
 from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter
@@ -131,7 +149,7 @@ def list_events(
     before_seq: int | None = None,
 ) -> list[AuditEvent]:
     """Newest first, optionally filtered; page with ``before_seq``."""
-    query = _matching(select(*_COLUMNS), event_filter)
+    query = _matching(select(*_COLUMNS), event_filter, conn.dialect.name)
     query = query.order_by(audit_events.c.seq.desc()).limit(limit)
     if before_seq is not None:
         query = query.where(audit_events.c.seq < before_seq)
@@ -140,8 +158,20 @@ def list_events(
 
 def count_events(conn: Connection, event_filter: EventFilter = EVERY_EVENT) -> int:
     """How many events ``list_events`` would page through with the same filter."""
-    query = _matching(select(func.count()).select_from(audit_events), event_filter)
+    query = _matching(select(func.count()).select_from(audit_events), event_filter,
+                      conn.dialect.name)
     return conn.execute(query).scalar_one()
+
+
+def events_up_to(conn: Connection, event_filter: EventFilter, actions: Collection[str],
+                 moment: datetime) -> list[AuditEvent]:
+    """The filter's events with one of ``actions`` that happened at or before ``moment``,
+    oldest first: the history to replay to learn what something looked like then."""
+    query = (_matching(select(*_COLUMNS), event_filter, conn.dialect.name)
+             .where(audit_events.c.action.in_(list(actions)),
+                    audit_events.c.occurred_at <= utc_timestamp(moment))
+             .order_by(audit_events.c.seq))
+    return [_event_from_row(row) for row in conn.execute(query)]
 
 
 def list_actors(conn: Connection) -> list[str]:
@@ -150,27 +180,88 @@ def list_actors(conn: Connection) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def _matching(query: Select, event_filter: EventFilter) -> Select:
+def _matching(query: Select, event_filter: EventFilter, dialect: str) -> Select:
+    events = audit_events.c
     if event_filter.entity_type is not None:
-        query = query.where(audit_events.c.entity_type == event_filter.entity_type)
+        query = query.where(events.entity_type == event_filter.entity_type)
     if event_filter.entity_id is not None:
-        query = query.where(audit_events.c.entity_id == event_filter.entity_id)
+        query = query.where(events.entity_id == event_filter.entity_id)
     if event_filter.model_name is not None:
-        model_name = event_filter.model_name
-        query = query.where(
-            or_(
-                audit_events.c.entity_id == model_name,
-                audit_events.c.entity_id.startswith(f"{model_name}/", autoescape=True),
-            )
-        )
+        query = query.where(_about_model(event_filter.model_name, dialect))
+    if event_filter.version_number is not None:
+        version_id = f"{event_filter.model_name}/v{event_filter.version_number}"
+        query = query.where(or_(events.entity_id == version_id,
+                                _starts_with(events.entity_id, f"{version_id}/")))
     if event_filter.action_prefix is not None:
-        query = query.where(
-            audit_events.c.action.startswith(event_filter.action_prefix, autoescape=True))
+        query = query.where(events.action.startswith(event_filter.action_prefix, autoescape=True))
     if event_filter.actor is not None:
-        query = query.where(audit_events.c.actor == event_filter.actor)
+        query = query.where(events.actor == event_filter.actor)
+    if event_filter.occurred_from is not None:
+        # The stored form is fixed-width ISO 8601 in UTC, so text order is time order.
+        query = query.where(events.occurred_at >= utc_timestamp(event_filter.occurred_from))
+    if event_filter.occurred_before is not None:
+        query = query.where(events.occurred_at < utc_timestamp(event_filter.occurred_before))
     if event_filter.search:
-        query = query.where(audit_events.c.reason.icontains(event_filter.search, autoescape=True))
+        query = query.where(or_(
+            events.reason.icontains(event_filter.search, autoescape=True),
+            _json_text_contains(events.before_json, event_filter.search, dialect),
+            _json_text_contains(events.after_json, event_filter.search, dialect),
+        ))
     return query
+
+
+def _about_model(model_name: str, dialect: str) -> ColumnElement[bool]:
+    """The model, everything whose id is under it, and the alerts raised for it (an alert's id
+    is its number; its record names the model, in canonical JSON, so the text is exact)."""
+    events = audit_events.c
+    names_model = f'"model":{json.dumps(model_name, ensure_ascii=False)}'
+    return or_(
+        events.entity_id == model_name,
+        _starts_with(events.entity_id, f"{model_name}/"),
+        and_(events.entity_type == "alert", _contains(events.after_json, names_model, dialect)),
+    )
+
+
+def _starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    # Not LIKE: SQLite's LIKE ignores case, and "Churn/v1" is not a version of "churn".
+    return func.substr(column, 1, len(prefix)) == prefix
+
+
+def _contains(column: ColumnElement[str], text: str, dialect: str) -> ColumnElement[bool]:
+    """Case-sensitive substring test (SQLite's LIKE would ignore case)."""
+    position = func.strpos if dialect == "postgresql" else func.instr
+    return position(column, text) > 0
+
+
+# Characters json.dumps writes as escapes: a search containing one cannot be found verbatim in
+# the stored JSON text, although it may be in a decoded value.
+_JSON_ESCAPED = frozenset('"\\') | frozenset(map(chr, range(0x20)))
+
+
+def _json_text_contains(column: ColumnElement[str], text: str,
+                        dialect: str) -> ColumnElement[bool]:
+    """Whether any text value in a stored JSON document contains ``text``, in any case; the
+    names of the fields do not count.
+
+    Decoding every document is slow, so a plain text match on the stored JSON goes first and
+    only the documents that pass it are decoded."""
+    if dialect == "postgresql":
+        values = (func.jsonb_path_query(cast(column, JSONB), literal_column("'strict $.**'"))
+                  .table_valued("value").render_derived())
+        decoded = exists(select(literal(1)).select_from(values).where(
+            func.jsonb_typeof(values.c.value) == "string",
+            values.c.value.op("#>>", return_type=Text)(literal_column("'{}'")).icontains(
+                text, autoescape=True)))
+    else:
+        tree = func.json_tree(column).table_valued("type", "atom")
+        found = exists(select(literal(1)).select_from(tree).where(
+            tree.c.type == "text", tree.c.atom.icontains(text, autoescape=True)))
+        # A row edited by hand outside ModelLedger may hold text that is not JSON: it must not
+        # stop the search, whose purpose is often to look at exactly such a log.
+        decoded = case((func.json_valid(column) == 1, found), else_=false())
+    if _JSON_ESCAPED.isdisjoint(text):
+        return and_(column.icontains(text, autoescape=True), decoded)
+    return decoded
 
 
 def head_seq(conn: Connection) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 from modelledger import __version__
 from modelledger.core.audit_chain import ChainReport
 from modelledger.core.monitoring import Alert
+from modelledger.services.log_bundle import LogBundle
 from modelledger.services.scheduler import RunningJob, SchedulerEvent
 from modelledger.services.workspace import Workspace
 from modelledger.ui.alerts_page import AlertsPage, AlertWatcher, describe_new_alerts
@@ -49,7 +51,7 @@ from modelledger.ui.monitoring_page import MonitoringPage
 from modelledger.ui.portfolio_page import PortfolioPage
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.settings_page import SettingsPage
-from modelledger.ui.tasks import BackgroundWork
+from modelledger.ui.tasks import BackgroundWork, Task
 from modelledger.ui.welcome_page import WelcomePage
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ log = logging.getLogger(__name__)
 # The pages in navigation order; View menu shortcuts are Ctrl+1, Ctrl+2, ... in this order.
 PAGE_TITLES = ("Portfolio", "Models", "Monitoring", "Alerts", "Audit timeline", "Settings")
 NOTIFICATION_MILLISECONDS = 10_000
+LOG_BUNDLE_PERIODS = {"the last 24 hours": timedelta(days=1), "the last 7 days": timedelta(days=7),
+                      "the last 30 days": timedelta(days=30),
+                      "the last 90 days": timedelta(days=90)}
 
 
 class MainWindow(QMainWindow):
@@ -200,6 +205,9 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
         help_menu.addAction(self._action("Open &log folder", open_log_folder))
+        help_menu.addAction(self._action(
+            "&Bundle logs for support…", self.bundle_logs_for_support,
+            tip="One zip of the application's logs and the monitoring runs' logs of a period"))
         help_menu.addAction(self._action("&About ModelLedger", self.show_about))
         self._enable_workspace_actions(False)
 
@@ -258,7 +266,7 @@ class MainWindow(QMainWindow):
         self.navigation.setCurrentRow(1)
         if target is not None:
             self.settings.remember_workspace(target)
-        self.verify_chain()
+        self.verify_chain(record=False)  # recorded, it would add an event per window opened
         self.workspace_opened.emit()
 
     def close_workspace(self) -> None:
@@ -398,12 +406,53 @@ class MainWindow(QMainWindow):
             on_success=lambda count: self.statusBar().showMessage(
                 f"Exported {count} models to {path}", 8000), context=self)
 
-    def verify_chain(self) -> None:
+    def verify_chain(self, *, record: bool = True) -> None:
         """Verify on the audit page, which shows the details; the status bar shows the verdict."""
         if self.session is None:
             return
         self.chain_label.setText("Checking the audit chain…")
-        self.pages["Audit timeline"].verify_chain()
+        self.pages["Audit timeline"].verify_chain(record=record)
+
+    def bundle_logs_for_support(self) -> None:
+        """Ask for a period and a file, then write the support bundle."""
+        period, chosen = QInputDialog.getItem(self, "Bundle logs for support",
+                                              "Logs and monitoring runs of:",
+                                              list(LOG_BUNDLE_PERIODS), 1, False)
+        if not chosen:
+            return
+        suggested = Path.home() / f"modelledger-logs-{datetime.now():%Y%m%d-%H%M}.zip"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the log bundle", str(suggested),
+                                              "Zip files (*.zip)")
+        if path:
+            self.write_log_bundle(Path(path), LOG_BUNDLE_PERIODS[period])
+
+    def write_log_bundle(self, path: Path, period: timedelta) -> Task:
+        """Zip the application's logs and the open workspace's monitoring run logs of the last
+        ``period`` on a worker; the status bar shows the progress, then where the file went."""
+        from modelledger.logs import log_folder, recent_lines
+        from modelledger.services.log_bundle import write_log_bundle
+
+        end = datetime.now(UTC)
+        database = self.session.workspace.database if self.session is not None else None
+        lines = list(recent_lines.lines)
+        work = self.session.work if self.session is not None else self._launcher
+        task = work.read(
+            "Bundling logs", lambda control: write_log_bundle(
+                path, end - period, end, log_dir=log_folder(), database=database,
+                recent_lines=lines, progress=control.report,
+                check_cancelled=control.check_cancelled),
+            on_success=self._on_log_bundle_written, on_failure=self._on_log_bundle_failed)
+        task.progressed.connect(lambda done, total, text: self.statusBar().showMessage(
+            f"Bundling logs: {done} of {total}, {text}"))
+        return task
+
+    def _on_log_bundle_written(self, bundle: LogBundle) -> None:
+        runs = f"{bundle.job_runs} monitoring run{'' if bundle.job_runs == 1 else 's'}"
+        self.statusBar().showMessage(f"Log bundle saved to {bundle.path} ({runs})", 30_000)
+
+    def _on_log_bundle_failed(self, error: BaseException) -> None:
+        self.statusBar().clearMessage()
+        self.show_error(error)
 
     def _on_chain_verified(self, report: ChainReport) -> None:
         if report.intact:
