@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from modelledger import __version__
@@ -121,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     alist.add_argument("--limit", type=int, default=50)
     alist.add_argument("--model", help="only events about this model and its versions")
     alist.add_argument("--json", action="store_true", help="one JSON object per line")
+    export = audit.add_parser("export", help="write a signed evidence pack (zip) of audit events")
+    export.add_argument("--model", action="append", default=[], metavar="NAME",
+                        help="only this model's events (repeat for several; default: all events)")
+    export.add_argument("--from", dest="first_day", metavar="DATE",
+                        help="first day, YYYY-MM-DD in UTC (default: the beginning)")
+    export.add_argument("--to", dest="last_day", metavar="DATE",
+                        help="last day, YYYY-MM-DD in UTC, included (default: up to now)")
+    export.add_argument("--out", required=True, type=Path, metavar="PACK.zip",
+                        help="the pack to write")
+
+    verify = commands.add_parser("verify", help="check an evidence pack or a review reply pack "
+                                 "(needs nothing but the pack)")
+    verify.add_argument("pack", type=Path, metavar="PACK.zip")
 
     user = commands.add_parser("user", help="workspace users").add_subparsers(
         dest="action", metavar="ACTION", required=True)
@@ -217,6 +231,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
     if args.command == "init":
         return _init(args)
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "demo":
         from modelledger.services.demo import create_demo_workspace, default_demo_path
 
@@ -434,6 +450,42 @@ def _audit_list(ws, args) -> int:
     return 0
 
 
+def _audit_export(ws, args) -> int:
+    from modelledger.core.evidence import EventSelection
+    from modelledger.services.evidence_pack import build_evidence_pack
+
+    first_day, last_day = _day(args.first_day, "--from"), _day(args.last_day, "--to")
+    if first_day and last_day and first_day > last_day:
+        raise InvalidInputError(f"--from {first_day} is after --to {last_day}; swap them.")
+    selection = EventSelection.for_days(args.model, first_day, last_day)
+    summary = build_evidence_pack(ws.database, ws.actor, selection, args.out)
+    print(f"Wrote {summary.path} ({summary.size_bytes} bytes): events "
+          f"{summary.first_seq}..{summary.last_seq}, {summary.selected_count} of the "
+          f"{summary.event_count} in the chain segment selected ({selection.describe()}).")
+    print(f"  signed by {ws.actor.user} with key {summary.signer_fingerprint}")
+    print(f"  manifest SHA-256 {summary.manifest_sha256}; recorded as audit event "
+          f"{summary.audit_seq}")
+    return 0
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise InvalidInputError(f"{option} {text!r} is not a date: write it as YYYY-MM-DD.")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from modelledger.services.evidence_pack import available_processors, verify_pack
+
+    verification = verify_pack(args.pack, processes=available_processors())
+    print(verification.describe())
+    return 0 if verification.valid else 1
+
+
 def _copy_to(ws, args) -> int:
     from modelledger.services.transfer import copy_workspace
     from modelledger.services.workspace import Workspace
@@ -593,6 +645,7 @@ _HANDLERS = {
     ("rollback", None): _rollback,
     ("audit", "verify"): _audit_verify,
     ("audit", "list"): _audit_list,
+    ("audit", "export"): _audit_export,
     ("copy-to", None): _copy_to,
     ("scheduler", None): _scheduler,
     ("monitor", "list"): _monitor_list,

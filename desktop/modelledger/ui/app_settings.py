@@ -6,21 +6,13 @@ one person's preferences on one machine, not team data.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from modelledger.paths import config_folder
+
 MAX_RECENT_WORKSPACES = 8
-
-
-def config_folder() -> Path:
-    configured = os.environ.get("MODELLEDGER_CONFIG_DIR")
-    if configured:
-        return Path(configured)
-    from platformdirs import user_config_path
-
-    return user_config_path("ModelLedger", appauthor=False)
 
 
 class AppSettings:
