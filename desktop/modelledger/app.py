@@ -53,6 +53,13 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
     app.setOrganizationName("ModelLedger")
     app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "modelledger.svg")))
     install_crash_handler()
+    if target is not None and target.lower().endswith(".zip") and Path(target).is_file():
+        # An evidence or reply pack (a double-click on one): review mode, no workspace.
+        from modelledger.ui.review_window import ReviewWindow
+
+        review = ReviewWindow(Path(target))
+        review.show()
+        return app.exec()
     window = MainWindow(user=user)
     window.show()
     log.info("main window shown")

@@ -11,6 +11,7 @@ from modelledger.core.domain import Actor
 from modelledger.services.audit import AuditService
 from modelledger.services.events import ChangeBus
 from modelledger.services.health_charts import HealthChartsService
+from modelledger.services.model_cards import ModelCardService
 from modelledger.services.monitoring import MonitoringService
 from modelledger.services.registry import RegistryService
 from modelledger.storage.artifacts import ArtifactStore
@@ -46,6 +47,7 @@ class Workspace:
         self.audit = AuditService(database)
         self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes)
         self.health = HealthChartsService(database)
+        self.cards = ModelCardService(database, self.actor, self.changes)
 
     @classmethod
     def open(

@@ -818,12 +818,13 @@ class ModelAsOfDialog(QDialog):
         self.view.setHtml(f"<p style='color:{BROKEN_COLOUR}'>{html.escape(str(error))}</p>")
 
 
-def event_html(event: AuditEvent) -> str:
-    """Everything an event recorded, for the detail pane: what it changed, field by field."""
+def event_html(event: AuditEvent, *, with_links: bool = True) -> str:
+    """Everything an event recorded, for the detail pane: what it changed, field by field.
+    ``with_links``: links into the open workspace (none in review mode, which has none)."""
     escape = html.escape
     model = model_of(event)
     links = ""
-    if model is not None:
+    if model is not None and with_links:
         target = QUrl()
         target.setScheme(MODEL_LINK_SCHEME)
         target.setPath(model)

@@ -7,6 +7,7 @@ import platform
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt, Signal
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QProgressDialog,
     QPushButton,
     QStackedWidget,
     QStyle,
@@ -54,6 +56,11 @@ from modelledger.ui.settings_page import SettingsPage
 from modelledger.ui.tasks import BackgroundWork, Task
 from modelledger.ui.welcome_page import WelcomePage
 
+if TYPE_CHECKING:
+    from modelledger.core.evidence import EventSelection
+    from modelledger.services.evidence_pack import PackSummary
+    from modelledger.ui.review_window import ReviewWindow
+
 log = logging.getLogger(__name__)
 
 # The pages in navigation order; View menu shortcuts are Ctrl+1, Ctrl+2, ... in this order.
@@ -79,6 +86,7 @@ class MainWindow(QMainWindow):
         self._closing_sessions: list[WorkspaceSession] = []
         self._running_jobs: dict[int, RunningJob] = {}  # by claim id, as the scheduler reports
         self._launcher = BackgroundWork(self)  # opens workspaces before a session exists
+        self._review_windows: list[ReviewWindow] = []  # kept open beside this window
         self._launcher.unhandled_failure.connect(self.show_error)
         self.setWindowTitle("ModelLedger")
         self.setAcceptDrops(False)
@@ -178,8 +186,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Import model version…", self.start_import_version,
                                          "Ctrl+I", needs_workspace=True))
         export_menu = file_menu.addMenu("&Export")
+        export_menu.addAction(self._action("&Evidence pack for review…",
+                                           self.start_evidence_export, "Ctrl+Shift+E",
+                                           needs_workspace=True))
         export_menu.addAction(self._action("Model &inventory as CSV…",
                                            self.export_inventory_csv, needs_workspace=True))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Re&view an evidence pack…", self.choose_pack_to_review,
+                                         "Ctrl+Shift+O"))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Close workspace", self.close_workspace,
                                          QKeySequence.StandardKey.Close, needs_workspace=True))
@@ -405,6 +419,65 @@ class MainWindow(QMainWindow):
             "Exporting the inventory", lambda control: write_inventory_csv(registry, Path(path)),
             on_success=lambda count: self.statusBar().showMessage(
                 f"Exported {count} models to {path}", 8000), context=self)
+
+    def start_evidence_export(self) -> None:
+        """Ask what to export, then build the pack (reports included) on a worker."""
+        if self.session is None:
+            return
+        registry = self.session.workspace.registry
+        self.session.work.read(
+            "Reading the model list", lambda control: [m.name for m in registry.list_models()],
+            on_success=self._ask_evidence_selection, context=self)
+
+    def _ask_evidence_selection(self, model_names: list[str]) -> None:
+        from modelledger.ui.evidence_export_dialog import ExportEvidenceDialog
+
+        dialog = ExportEvidenceDialog(model_names, Path.home(), self)
+        if dialog.exec() == ExportEvidenceDialog.DialogCode.Accepted:
+            self.export_evidence(dialog.selection(), dialog.path(),
+                                 with_reports=dialog.with_reports())
+
+    def export_evidence(self, selection: EventSelection, path: Path, *,
+                        with_reports: bool = True) -> Task:
+        from modelledger.services.governance_export import export_for_review
+
+        workspace = self.session.workspace
+        progress = QProgressDialog("Exporting the evidence pack…", "Cancel", 0, 100, self)
+        progress.setWindowTitle("Export evidence pack")
+        progress.setMinimumDuration(300)
+        task = self.session.work.write(
+            "Exporting an evidence pack", lambda control: export_for_review(
+                workspace.database, workspace.actor, selection, path,
+                with_reports=with_reports, progress=control.report),
+            on_success=self._on_evidence_exported, context=self)
+        task.progressed.connect(lambda done, total, text: (
+            progress.setValue(done), progress.setLabelText(text)))
+        task.finished.connect(progress.reset)
+        progress.canceled.connect(task.cancel)
+        return task
+
+    def _on_evidence_exported(self, summary: PackSummary) -> None:
+        self.statusBar().showMessage(
+            f"Evidence pack saved to {summary.path}: {summary.selected_count:,} events, "
+            f"{len(summary.files)} files, signed with key {summary.signer_fingerprint[:16]}… "
+            f"(recorded as event {summary.audit_seq})", 30_000)
+
+    def choose_pack_to_review(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Review an evidence pack", str(Path.home()),
+                                              "Evidence and reply packs (*.zip)")
+        if path:
+            self.open_review(Path(path))
+
+    def open_review(self, path: Path) -> ReviewWindow:
+        """Open a pack read-only in a window of its own; no workspace is needed."""
+        from modelledger.ui.review_window import ReviewWindow
+
+        window = ReviewWindow(path)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._review_windows.append(window)
+        window.destroyed.connect(lambda: self._review_windows.remove(window))
+        window.show()
+        return window
 
     def verify_chain(self, *, record: bool = True) -> None:
         """Verify on the audit page, which shows the details; the status bar shows the verdict."""

@@ -72,7 +72,37 @@ def column_data(column: Column, row: Any, role: int) -> Any:
     return None
 
 
-class PagedTableModel(QAbstractTableModel):
+class RecordsModel(QAbstractTableModel):
+    """Rows of records shown through columns; the paged and the in-memory models share it."""
+
+    def __init__(self, columns: Sequence[Column], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._rows: list[Any] = []
+
+    def row(self, index: Index | int) -> Any:
+        return self._rows[index if isinstance(index, int) else index.row()]
+
+    def rowCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = ROOT) -> int:
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        return column_data(self._columns[index.column()], self._rows[index.row()], role)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self._columns)):
+            return self._columns[section].title
+        return None
+
+
+class PagedTableModel(RecordsModel):
     loaded = Signal()  # a reload's rows have arrived
     load_failed = Signal(object)
 
@@ -80,15 +110,13 @@ class PagedTableModel(QAbstractTableModel):
                  fetch_page: FetchPage, *, key: Callable[[Any], Any],
                  page_size: int = DEFAULT_PAGE_SIZE, sort_key: str | None = None,
                  descending: bool = False, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(columns, parent)
         self._session = session
-        self._columns = list(columns)
         self._fetch_page = fetch_page
         self._key = key
         self._page_size = page_size
         self._sort_key = sort_key
         self._descending = descending
-        self._rows: list[Any] = []
         self._total: int | None = 0
         self._generation = 0  # results of an older query are dropped
         self._fetching = False
@@ -120,9 +148,6 @@ class PagedTableModel(QAbstractTableModel):
             on_failure=lambda error: self._on_load_failed(generation, error), quiet=True,
             context=self)
 
-    def row(self, index: Index | int) -> Any:
-        return self._rows[index if isinstance(index, int) else index.row()]
-
     def rows(self) -> list[Any]:
         return list(self._rows)
 
@@ -139,24 +164,6 @@ class PagedTableModel(QAbstractTableModel):
         return self._fetching
 
     # -- Qt model interface ---------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._columns)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
-            return None
-        return column_data(self._columns[index.column()], self._rows[index.row()], role)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self._columns)):
-            return self._columns[section].title
-        return None
 
     def canFetchMore(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and self._has_more and not self._fetching
@@ -224,7 +231,21 @@ class PagedTableModel(QAbstractTableModel):
         self.load_failed.emit(error)
 
 
-def record_table(model: PagedTableModel, *,
+class RecordListModel(RecordsModel):
+    """Records already in memory (an evidence pack's events)."""
+
+    def __init__(self, columns: Sequence[Column], rows: Sequence[Any] = (),
+                 parent: QObject | None = None) -> None:
+        super().__init__(columns, parent)
+        self._rows = list(rows)
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+
+def record_table(model: RecordsModel, *,
                  resize_mode: QHeaderView.ResizeMode = QHeaderView.ResizeMode.Interactive
                  ) -> QTableView:
     """A read-only view of whole records: rows are selected whole, one line per record."""
