@@ -129,6 +129,12 @@ class ModelDetailView(QWidget):
         tabs.addTab(self.history_table, "Stage history")
         tabs.addTab(self.requests_table, "Approvals")
         tabs.addTab(self.activity_table, "Activity")
+        # Built on first use too, like the Health tab.
+        self.card_tab = QWidget()
+        self.card_tab.setLayout(QVBoxLayout())
+        self.card_tab.layout().setContentsMargins(0, 0, 0, 0)
+        self.card_view = None
+        tabs.addTab(self.card_tab, "Model card")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addLayout(self.header)
@@ -309,6 +315,8 @@ class ModelDetailView(QWidget):
             self.reload()
         if self.health_view is not None or self.tabs.currentWidget() is self.health_tab:
             self.show_health()
+        if self.card_view is not None or self.tabs.currentWidget() is self.card_tab:
+            self.show_card()
 
     def show_health(self):
         """The Health tab, built on first use, showing this model."""
@@ -321,9 +329,22 @@ class ModelDetailView(QWidget):
             self.health_view.show_model(self.model_name)
         return self.health_view
 
+    def show_card(self):
+        """The Model card tab, built on first use, showing this model."""
+        if self.card_view is None:
+            from modelledger.ui.model_card_view import ModelCardView
+
+            self.card_view = ModelCardView(self._session)
+            self.card_tab.layout().addWidget(self.card_view)
+        if self.model_name is not None:
+            self.card_view.show_model(self.model_name)
+        return self.card_view
+
     def _on_tabs_current_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.health_tab and self.health_view is None:
             self.show_health()
+        if self.tabs.widget(index) is self.card_tab and self.card_view is None:
+            self.show_card()
 
     def reload(self) -> None:
         if self.model_name is None:
