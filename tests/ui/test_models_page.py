@@ -82,6 +82,8 @@ def test_a_reload_while_more_rows_are_coming_keeps_them(qtbot, session, workspac
     page.inventory_model.fetchMore()
     with qtbot.waitSignal(page.inventory_model.loaded, timeout=5000):
         page.inventory_model.reload()
+        page.inventory_model.reload()  # e.g. the change poll's, superseding the first
+    qtbot.waitUntil(lambda: not page.inventory_model.is_loading(), timeout=5000)
     assert page.inventory_model.rowCount() == 230
 
 

@@ -121,6 +121,7 @@ class PagedTableModel(RecordsModel):
         self._generation = 0  # results of an older query are dropped
         self._fetching = False
         self._more_requested = False  # a fetchMore() is on its way
+        self._reload_limit = 0  # the rows a reload on its way asked for
         self._has_more = False
 
     # -- queries --------------------------------------------------------------------------------
@@ -135,10 +136,12 @@ class PagedTableModel(RecordsModel):
         self._generation += 1
         generation = self._generation
         # Keep what the user has scrolled to, including a page asked for but not yet arrived
-        # (this reload supersedes that request).
-        asked_for = len(self._rows) + (self._page_size if self._more_requested else 0)
+        # (this reload supersedes that request), or asked for by a reload this one supersedes.
+        asked_for = max(len(self._rows) + (self._page_size if self._more_requested else 0),
+                        self._reload_limit)
         limit = max(self._page_size, asked_for) if keep_loaded else self._page_size
         self._more_requested = False
+        self._reload_limit = limit
         request = PageRequest(0, limit, self._sort_key, self._descending, None)
         fetch = self._fetch_page
         self._fetching = True
@@ -196,6 +199,7 @@ class PagedTableModel(RecordsModel):
         if generation != self._generation:
             return
         self._fetching = False
+        self._reload_limit = 0
         self.beginResetModel()
         self._rows = list(page.rows)
         self._total = page.total
@@ -228,6 +232,7 @@ class PagedTableModel(RecordsModel):
             return
         self._fetching = False
         self._more_requested = False
+        self._reload_limit = 0
         self.load_failed.emit(error)
 
 
