@@ -72,6 +72,7 @@ from modelledger.core.evidence import (
     signature_document,
     vouch_for_block,
 )
+from modelledger.services.atomic_files import write_atomically
 from modelledger.services.events import ChangeBus
 from modelledger.services.signing import (
     SigningKey,
@@ -193,7 +194,7 @@ def build_evidence_pack(database: Database, actor: Actor, selection: EventSelect
         handle.flush()
         os.fsync(handle.fileno())
 
-    _write_pack(out_path, write)
+    write_atomically(out_path, write)
     chain = written["chain"]
     record = {"file": out_path.name, "manifest_sha256": written["manifest_sha256"],
               "selection": selection.as_manifest(), "first_seq": chain["first_seq"],
@@ -213,15 +214,6 @@ def build_evidence_pack(database: Database, actor: Actor, selection: EventSelect
                        chain["event_count"], chain["selected_count"], chain["first_seq"],
                        chain["last_seq"], tuple(written["names"]), out_path.stat().st_size,
                        exported.seq)
-
-
-def _write_pack(out_path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Through a temporary file renamed into place, with a clear message for a full disk or
-    a folder that cannot be written."""
-    # Imported here: that module draws with matplotlib, which nothing else here needs.
-    from modelledger.services.health_figures import _write_atomically
-
-    _write_atomically(out_path, write)
 
 
 def _check_extra_name(name: str) -> None:
@@ -390,7 +382,7 @@ def build_reply_pack(original_pack_path: Path, notes: str, reviewer_name: str,
             _add_file(archive, NOTES_FILE, notes_bytes, files)
             _sign_into(archive, manifest, key)
 
-    _write_pack(out_path, write)
+    write_atomically(out_path, write)
     return ReplySummary(out_path, hashlib.sha256(manifest).hexdigest(), key.fingerprint,
                         original_sha256)
 

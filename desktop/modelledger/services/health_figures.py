@@ -9,10 +9,7 @@ Dates are shown in the computer's local time zone.
 
 from __future__ import annotations
 
-import errno
-import os
 import textwrap
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +25,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from modelledger.core.downsample import min_max_indices
-from modelledger.core.errors import DiskFullError, InvalidInputError
+from modelledger.core.errors import InvalidInputError
 from modelledger.core.palette import HEALTH_COLOURS, MUTED, status_colour
+from modelledger.services.atomic_files import write_atomically
 from modelledger.services.health_charts import (
     DRIFT_MEASURES,
     Distribution,
@@ -141,7 +139,7 @@ def save_figure(figure: Figure, path: Path) -> Path:
         raise InvalidInputError(
             f"Cannot save a chart as {path.name!r}: choose a file name ending in "
             f"{' or '.join(SAVE_FORMATS)}.")
-    _write_atomically(path, lambda handle: figure.savefig(
+    write_atomically(path, lambda handle: figure.savefig(
         handle, format=file_format, dpi=PNG_DPI, facecolor="white"))
     return path
 
@@ -157,7 +155,7 @@ def health_page_pdf(model_name: str, health: MonitorHealth, path: Path, *, expor
     metadata = {"Title": title, "Author": exported_by, "Creator": "ModelLedger",
                 "Subject": f"Monitoring history of {model_name}",
                 "CreationDate": now.astimezone()}  # a naive time is local time
-    _write_atomically(path, lambda handle: figure.savefig(
+    write_atomically(path, lambda handle: figure.savefig(
         handle, format="pdf", metadata=metadata, facecolor="white"))
     return path
 
@@ -661,29 +659,3 @@ def _value_limits(*arrays: np.ndarray) -> tuple[float, float]:
 
 def _same(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (left == right) | (np.isnan(left) & np.isnan(right))
-
-
-def _write_atomically(destination: Path, write: Callable) -> None:
-    """Write through a temporary file beside the destination, renamed into place, so a failure
-    never leaves a half-written file under the chosen name."""
-    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        # Not tempfile.mkstemp: its files are private (0600), and an export is meant to be
-        # shared; os.open lets the user's umask decide, as for any file they save.
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                     | getattr(os, "O_BINARY", 0), 0o666)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                write(handle)
-            os.replace(temporary, destination)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DiskFullError(f"The disk holding {destination.parent} is full; "
-                                f"{destination.name} was not written. Free some space and "
-                                "try again.") from exc
-        raise InvalidInputError(f"Cannot write {destination}: {exc.strerror}. Choose another "
-                                "folder.") from exc

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from modelledger.core.domain import ModelVersion
 from modelledger.core.errors import ConcurrentEditError, ModelLedgerError
+from modelledger.services.atomic_files import write_atomically
 from modelledger.services.model_cards import FREE_TEXT_SECTIONS, CardText, ModelCard
 from modelledger.ui.dialogs import ReasonDialog
 from modelledger.ui.errors import show_error
@@ -494,7 +495,6 @@ class ModelCardView(QWidget):
 
         def write(control) -> Path:
             from modelledger.services import model_cards
-            from modelledger.services.health_figures import _write_atomically
 
             card = cards.card(name, number)
             if kind == "pdf":
@@ -503,7 +503,7 @@ class ModelCardView(QWidget):
                 content = model_cards.to_html(card).encode("utf-8")
             else:
                 content = model_cards.to_markdown(card).encode("utf-8")
-            _write_atomically(target, lambda handle: handle.write(content))
+            write_atomically(target, lambda handle: handle.write(content))
             return target
 
         self._session.work.read(f"Exporting the model card to {target.name}", write,
