@@ -19,9 +19,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _isolated_user_folders(tmp_path_factory, monkeypatch):
-    """Each test gets its own log and config folders (signing keys live there) and user name;
-    nothing touches the real home."""
+    """Each test gets its own log, config (signing keys live there) and data folders and user
+    name; nothing touches the real home."""
     monkeypatch.setenv("MODELLEDGER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    monkeypatch.setenv("MODELLEDGER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("MODELLEDGER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("MODELLEDGER_USER", "alice")
     monkeypatch.delenv("MODELLEDGER_WORKSPACE", raising=False)

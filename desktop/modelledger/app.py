@@ -9,9 +9,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# resources/ sits at the top of a checkout; a frozen build puts it beside the package.
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-
 NO_DISPLAY_MESSAGE = """\
 ModelLedger is a desktop application and needs a display, but none was found
 (neither DISPLAY nor WAYLAND_DISPLAY is set).
@@ -44,6 +41,7 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from modelledger.paths import resources_folder
     from modelledger.ui.errors import install_crash_handler
     from modelledger.ui.main_window import MainWindow
 
@@ -51,7 +49,7 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("ModelLedger")
     app.setOrganizationName("ModelLedger")
-    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "modelledger.svg")))
+    app.setWindowIcon(QIcon(str(resources_folder() / "icons" / "modelledger.svg")))
     install_crash_handler()
     if target is not None and target.lower().endswith(".zip") and Path(target).is_file():
         # An evidence or reply pack (a double-click on one): review mode, no workspace.

@@ -8,8 +8,9 @@ from __future__ import annotations
 import collections
 import logging
 import logging.handlers
-import os
 from pathlib import Path
+
+from modelledger.paths import log_folder
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 RECENT_LINES = 500
@@ -25,15 +26,6 @@ class RecentLinesHandler(logging.Handler):
 
 
 recent_lines = RecentLinesHandler()
-
-
-def log_folder() -> Path:
-    configured = os.environ.get("MODELLEDGER_LOG_DIR")
-    if configured:
-        return Path(configured)
-    from platformdirs import user_log_path
-
-    return user_log_path("ModelLedger", appauthor=False)
 
 
 def configure_logging(*, console: bool = False, level: int = logging.INFO) -> Path | None:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from PySide6.QtWidgets import QMessageBox
 
-from modelledger.logs import log_folder
+from modelledger.paths import log_folder
 from modelledger.ui.main_window import MainWindow
 from tests.services.monitor_data import add_monitor
 from tests.services.test_as_of import run_in_process

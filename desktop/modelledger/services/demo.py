@@ -76,9 +76,9 @@ DEMO_MODELS = (
 
 
 def default_demo_path() -> Path:
-    from platformdirs import user_data_path
+    from modelledger.paths import data_folder
 
-    return user_data_path("ModelLedger", appauthor=False) / "demo" / "modelledger-demo.db"
+    return data_folder() / "demo" / "modelledger-demo.db"
 
 
 def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> Path:

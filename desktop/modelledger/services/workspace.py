@@ -30,9 +30,9 @@ def default_artifact_root(database: Database) -> Path:
     configured = os.environ.get("MODELLEDGER_ARTIFACTS")
     if configured:
         return Path(configured).expanduser()
-    from platformdirs import user_data_path
+    from modelledger.paths import data_folder
 
-    return user_data_path("ModelLedger", appauthor=False) / "server-artifacts"
+    return data_folder() / "server-artifacts"
 
 
 class Workspace:

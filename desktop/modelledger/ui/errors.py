@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from modelledger import __version__
 from modelledger.core import errors
-from modelledger.logs import log_folder, recent_lines
+from modelledger.logs import recent_lines
+from modelledger.paths import log_folder
 
 log = logging.getLogger(__name__)
 

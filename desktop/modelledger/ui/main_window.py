@@ -502,7 +502,8 @@ class MainWindow(QMainWindow):
     def write_log_bundle(self, path: Path, period: timedelta) -> Task:
         """Zip the application's logs and the open workspace's monitoring run logs of the last
         ``period`` on a worker; the status bar shows the progress, then where the file went."""
-        from modelledger.logs import log_folder, recent_lines
+        from modelledger.logs import recent_lines
+        from modelledger.paths import log_folder
         from modelledger.services.log_bundle import write_log_bundle
 
         end = datetime.now(UTC)
