@@ -33,24 +33,9 @@ def display_available() -> bool:
 
 def run_application(target: str | None, *, demo: bool = False, user: str | None = None) -> int:
     """Show the window at once; the workspace opens (or the demo is built) on a worker thread."""
-    if not display_available():
-        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+    app = _start_qt()
+    if app is None:
         return 2
-    import faulthandler
-
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
-
-    from modelledger.paths import resources_folder
-    from modelledger.ui.errors import install_crash_handler
-    from modelledger.ui.main_window import MainWindow
-
-    faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
-    app = QApplication.instance() or QApplication(sys.argv)
-    app.setApplicationName("ModelLedger")
-    app.setOrganizationName("ModelLedger")
-    app.setWindowIcon(QIcon(str(resources_folder() / "icons" / "modelledger.svg")))
-    install_crash_handler()
     if target is not None and target.lower().endswith(".zip") and Path(target).is_file():
         # An evidence or reply pack (a double-click on one): review mode, no workspace.
         from modelledger.ui.review_window import ReviewWindow
@@ -58,6 +43,8 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
         review = ReviewWindow(Path(target))
         review.show()
         return app.exec()
+    from modelledger.ui.main_window import MainWindow
+
     window = MainWindow(user=user)
     window.show()
     log.info("main window shown")
@@ -68,6 +55,66 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
     elif window.settings.last_workspace() and _still_exists(window.settings.last_workspace()):
         window.open_workspace(window.settings.last_workspace())
     return app.exec()
+
+
+def run_self_test(folder: Path | None, *, timeout_s: float) -> int:
+    """``modelledger self-test``: see ui/self_test.py. Works in ``folder`` (kept afterwards) or
+    in a temporary folder that is removed at the end."""
+    import tempfile
+
+    from modelledger.ui.self_test import isolate_in
+
+    with tempfile.TemporaryDirectory(prefix="modelledger-self-test-") as scratch:
+        folder = Path(folder) if folder is not None else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        isolate_in(folder)  # before Qt starts: the settings file is read from there
+        app = _start_qt()
+        if app is None:
+            return 2
+        from modelledger.ui.app_settings import AppSettings
+        from modelledger.ui.main_window import MainWindow
+        from modelledger.ui.self_test import SelfTest
+
+        window = MainWindow(AppSettings())
+        window.show()
+        test = SelfTest(window, folder, timeout_s=timeout_s,
+                        say=lambda line: print(line, flush=True))
+        exit_code: list[int] = []
+        test.finished.connect(exit_code.append)
+        test.finished.connect(lambda _code: window.close())
+        test.finished.connect(app.quit)
+        test.start()
+        app.exec()
+        if folder != Path(scratch):
+            print(f"The workspace, its settings and the evidence pack are in {folder}")
+        return exit_code[0] if exit_code else 1
+
+
+def _start_qt():
+    """The QApplication with ModelLedger's name, icon and crash handler; None (after saying
+    why) when there is no display."""
+    if not display_available():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return None
+    import faulthandler
+
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from modelledger.paths import resources_folder
+    from modelledger.ui.errors import install_crash_handler
+
+    faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("ModelLedger")
+    app.setOrganizationName("ModelLedger")
+    app.setWindowIcon(QIcon(str(resources_folder() / "icons" / "modelledger.svg")))
+    install_crash_handler()
+    if sys.platform == "darwin":
+        from modelledger.ui.file_open import PackOpenRequests
+
+        PackOpenRequests(app)
+    return app
 
 
 def _still_exists(target: str) -> bool:

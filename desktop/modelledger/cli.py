@@ -183,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     alist = alert.add_parser("list", help="alerts that are not closed, newest first")
     alist.add_argument("--all", action="store_true", help="closed ones too")
 
+    self_test = commands.add_parser(
+        "self-test", help="check this installation: build the demo workspace in a folder of its "
+        "own, open it in the window, run a monitor, export an evidence pack and verify it in "
+        "review mode (needs a display, or QT_QPA_PLATFORM=offscreen)")
+    self_test.add_argument("--keep", type=Path, metavar="FOLDER",
+                           help="work in FOLDER and keep it (default: a temporary folder)")
+    self_test.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                           help="give up after this long (default 600)")
+
     gui = commands.add_parser("gui", help="start the desktop application")
     gui.add_argument("target", nargs="?", help="workspace to open")
     return parser
@@ -210,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None or args.command == "gui":
             return _launch_gui(args)
+        if args.command == "self-test":
+            from modelledger.app import run_self_test
+
+            return run_self_test(args.keep, timeout_s=args.timeout)
         return _run_command(args)
     except ModelLedgerError as error:
         print(f"error: {error}", file=sys.stderr)

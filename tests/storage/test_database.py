@@ -186,3 +186,34 @@ def test_audit_table_refuses_update_and_delete(workspace):
             with pytest.raises(Exception, match="append-only"):
                 conn.execute(text(statement))
             conn.rollback()
+
+
+def test_an_older_workspace_is_backed_up_then_migrated(tmp_path):
+    """What the README promises for upgrades: a consistent copy beside the file, taken before
+    any migration, still at the old revision; the workspace itself at the newest."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    path = tmp_path / "team.db"
+    older = schema.KNOWN_REVISIONS[-2]
+    engine = create_engine(f"sqlite:///{path}")
+    config = schema.alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, older)
+        conn.execute(text("INSERT INTO users (name, display_name, role, created_at) "
+                          "VALUES ('carol', 'Carol', 'validator', '2026-01-05T09:00:00+00:00')"))
+    engine.dispose()
+
+    database = Database.open(path)
+    try:
+        with database.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+                == schema.HEAD_REVISION
+    finally:
+        database.close()
+    backups = list(tmp_path.glob(f"team.db.before-{schema.HEAD_REVISION}-*.bak"))
+    assert len(backups) == 1
+    with sqlite3.connect(backups[0]) as copy:
+        assert copy.execute("SELECT version_num FROM alembic_version").fetchone()[0] == older
+        assert copy.execute("SELECT name FROM users").fetchall() == [("carol",)]

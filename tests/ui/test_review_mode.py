@@ -87,3 +87,43 @@ def test_the_export_dialog_asks_for_a_valid_choice(qtbot, tmp_path):
     assert dialog.ok_button.isEnabled() and dialog.selection().models == ("churn",)
     dialog.path_edit.setText(str(tmp_path / "pack.txt"))
     assert not dialog.ok_button.isEnabled() and ".zip" in dialog.problem_label.text()
+
+
+def test_a_file_that_is_no_pack_says_so_in_review_mode(qtbot, tmp_path):
+    not_a_pack = tmp_path / "holiday-photos.zip"
+    with zipfile.ZipFile(not_a_pack, "w") as archive:
+        archive.writestr("beach.jpg", b"not evidence")
+    review = ReviewWindow(not_a_pack)
+    qtbot.addWidget(review)
+    with qtbot.waitSignal(review.load_failed, timeout=30_000) as failed:
+        review.show()
+    assert review.badge.text().startswith("✖ Cannot open holiday-photos.zip")
+    assert str(failed.args[0]) in review.badge.text()
+    assert not review.tabs.isEnabled()
+
+
+def test_a_pack_handed_over_by_the_finder_opens_in_a_review_window(qtbot, tmp_path):
+    """macOS sends "Open With" as a FileOpen event (ui/file_open.py); other files are left
+    to the application."""
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from modelledger.ui.file_open import PackOpenRequests
+
+    application = QApplication.instance()
+    requests = PackOpenRequests(application)
+    pack = tmp_path / "evidence.zip"
+    with zipfile.ZipFile(pack, "w") as archive:
+        archive.writestr("readme.txt", b"no manifest")
+    QApplication.sendEvent(application, QFileOpenEvent(str(tmp_path / "notes.txt")))
+    assert requests.review_windows == []
+    QApplication.sendEvent(application, QFileOpenEvent(str(pack)))
+    assert len(requests.review_windows) == 1
+    review = requests.review_windows[0]
+    assert review.pack_path == pack and review.isVisible()
+    qtbot.waitUntil(lambda: review.badge.text().startswith("✖ Cannot open evidence.zip"),
+                    timeout=30_000)
+    review.close()
+    qtbot.waitUntil(lambda: requests.review_windows == [], timeout=5_000)
+    application.removeEventFilter(requests)
+    requests.deleteLater()

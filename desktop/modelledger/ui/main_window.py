@@ -74,6 +74,7 @@ LOG_BUNDLE_PERIODS = {"the last 24 hours": timedelta(days=1), "the last 7 days":
 class MainWindow(QMainWindow):
     workspace_opened = Signal()  # the workspace's pages are built and loading their data
     alerts_notified = Signal(str)  # new alerts were announced (tray message or status bar)
+    error_shown = Signal(object)  # an error dialog opened for this exception
 
     def __init__(self, settings: AppSettings | None = None, *, user: str | None = None) -> None:
         super().__init__()
@@ -330,7 +331,7 @@ class MainWindow(QMainWindow):
 
     def _on_workspace_open_failed(self, error: BaseException, target: str) -> None:
         self.statusBar().clearMessage()
-        show_error(self, error)
+        self.show_error(error)
 
     def choose_workspace_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -539,6 +540,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, error: BaseException) -> None:
         show_error(self, error)
+        self.error_shown.emit(error)
 
     def show_shortcuts(self) -> None:
         dialog = QDialog(self)

@@ -84,6 +84,7 @@ class ReviewWindow(QMainWindow):
     """One pack, read-only. ``loaded`` fires once the pack has been verified and read."""
 
     loaded = Signal(object)  # OpenedPack
+    load_failed = Signal(object)  # the exception: the file is no pack, or cannot be read
     reply_saved = Signal(object)  # ReplySummary
 
     def __init__(self, pack_path: Path, parent: QWidget | None = None) -> None:
@@ -246,6 +247,7 @@ class ReviewWindow(QMainWindow):
         self.badge.setText(f"✖ Cannot open {self.pack_path.name}: {error}")
         self.badge.setStyleSheet(INVALID_STYLE)
         self.statusBar().clearMessage()
+        self.load_failed.emit(error)
 
     def _show_charts(self, charts: dict[str, bytes]) -> None:
         while self.charts_layout.count():
