@@ -35,6 +35,9 @@ def configure_logging(*, console: bool = False, level: int = logging.INFO) -> Pa
         return None
     formatter = logging.Formatter(LOG_FORMAT)
     root.setLevel(level)
+    # APScheduler logs two INFO lines per job execution; the scheduler's 5-second maintenance
+    # job alone would fill the log (and a crash report's recent lines) with them.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     recent_lines.setFormatter(formatter)
     root.addHandler(recent_lines)
     log_file: Path | None = log_folder() / "modelledger.log"
