@@ -37,7 +37,8 @@ def test_full_lifecycle_through_the_cli(tmp_path):
     assert cli(path, "promote", "request", "churn", "1", "--reason", "go").returncode == 0
     refused = cli(path, "promote", "approve", "1", "--reason", "self")
     assert refused.returncode == 1 and "cannot also approve" in refused.stderr
-    approved = cli(path, "promote", "approve", "1", "--reason", "checked", user="bob")
+    approved = cli(path, "promote", "approve", "1", "--reason", "checked",
+                   "--conditions", "quarterly backtest", user="bob")
     assert approved.returncode == 0 and "production" in approved.stdout
 
     listing = cli(path, "model", "list")
@@ -45,6 +46,9 @@ def test_full_lifecycle_through_the_cli(tmp_path):
     audit = cli(path, "audit", "list", "--model", "churn", "--json")
     actions = [json.loads(line)["action"] for line in audit.stdout.splitlines()]
     assert actions[0] == "stage.promotion" and "model.registered" in actions
+    [approval] = [json.loads(line) for line in audit.stdout.splitlines()
+                  if json.loads(line)["action"] == "promotion.approved"]
+    assert json.loads(approval["after"])["conditions"] == "quarterly backtest"
     verify = cli(path, "audit", "verify")
     assert verify.returncode == 0 and "intact" in verify.stdout
 

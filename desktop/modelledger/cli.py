@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         decide = promote.add_parser(name, help=f"{name} a pending request")
         decide.add_argument("request_id", type=int)
         decide.add_argument("--reason", required=True)
+        if name == "approve":
+            decide.add_argument("--conditions", default="", metavar="TEXT",
+                                help="what the approval depends on (e.g. 'quarterly "
+                                "backtest'); recorded with it and shown on the model card")
     plist = promote.add_parser("list", help="promotion requests")
     plist.add_argument("--status", choices=[s.value for s in RequestStatus])
 
@@ -417,7 +421,7 @@ def _promote_request(ws, args) -> int:
 
 
 def _promote_approve(ws, args) -> int:
-    version = ws.registry.approve_promotion(args.request_id, args.reason)
+    version = ws.registry.approve_promotion(args.request_id, args.reason, args.conditions)
     print(f"Approved: {version.model_name} v{version.version_number} is now in production.")
     return 0
 

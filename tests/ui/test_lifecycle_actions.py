@@ -1,5 +1,7 @@
 """Lifecycle actions driven through the real window: request, approve, refuse, roll back."""
 
+import json
+
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from modelledger.core.domain import RequestStatus, Stage
@@ -59,13 +61,21 @@ def test_promotion_needs_someone_else_and_shows_in_the_timeline(qtbot, workspace
     assert "cannot also approve" in refusal.text()
     refusal.close()
     assert registry.get_version("churn", 1).stage is Stage.STAGING
+    rejection = detail.decide_request(approve=False)
+    assert rejection.conditions_edit is None  # only an approval has conditions
+    rejection.reject()
 
     bob = _window_for(qtbot, workspace, "bob")
     bob_detail = _open_detail(qtbot, bob, "churn", 1)
     qtbot.waitUntil(bob_detail.approve_button.isEnabled, timeout=5000)
     with qtbot.waitSignal(bob_detail.action_done, timeout=5000) as done:
-        _answer(qtbot, bob_detail.decide_request(approve=True), "independent review passed")
+        approval = bob_detail.decide_request(approve=True)
+        approval.conditions_edit.setText("quarterly backtest")
+        _answer(qtbot, approval, "independent review passed")
     assert "now in production" in done.args[0]
+    [approved] = [e for e in workspace.audit.list_events(limit=50)
+                  if e.action == "promotion.approved"]
+    assert json.loads(approved.after)["conditions"] == "quarterly backtest"
     assert registry.get_version("churn", 1).stage is Stage.PRODUCTION
     [request] = registry.list_promotion_requests(model_name="churn")
     assert (request.status, request.decided_by) == (RequestStatus.APPROVED, "bob")

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
@@ -16,7 +17,8 @@ class ReasonDialog(QDialog):
     """Asks why: every lifecycle decision is recorded with a reason, so OK needs one."""
 
     def __init__(self, title: str, question: str, parent: QWidget | None = None, *,
-                 action_text: str = "OK") -> None:
+                 action_text: str = "OK", conditions_hint: str | None = None) -> None:
+        """``conditions_hint``: also ask, optionally, what the decision depends on."""
         super().__init__(parent)
         self.setObjectName("reasonDialog")
         self.setWindowTitle(title)
@@ -39,7 +41,18 @@ class ReasonDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(prompt)
         layout.addWidget(self.reason_edit)
+        self.conditions_edit: QLineEdit | None = None
+        if conditions_hint is not None:
+            self.conditions_edit = QLineEdit()
+            self.conditions_edit.setPlaceholderText(conditions_hint)
+            conditions_label = QLabel("&Conditions (optional):")
+            conditions_label.setBuddy(self.conditions_edit)
+            layout.addWidget(conditions_label)
+            layout.addWidget(self.conditions_edit)
         layout.addWidget(self.buttons)
 
     def reason(self) -> str:
         return self.reason_edit.toPlainText().strip()
+
+    def conditions(self) -> str:
+        return self.conditions_edit.text().strip() if self.conditions_edit is not None else ""

@@ -55,6 +55,9 @@ def _when(moment) -> str:
     return f"{moment.astimezone():%Y-%m-%d %H:%M}" if moment else ""
 
 
+APPROVAL_CONDITIONS_HINT = ("What the approval depends on, e.g. quarterly backtest; recorded "
+                            "and shown on the model card")
+
 VERSION_COLUMNS = (
     Column("Version", lambda v: f"v{v.version_number}", align_right=True),
     Column("Stage", lambda v: v.stage.value, foreground=lambda v: foreground_for_stage(v.stage)),
@@ -530,8 +533,10 @@ class ModelDetailView(QWidget):
         selected = self.selected_versions()
         return selected[0] if len(selected) == 1 else None
 
-    def _ask_reason(self, title: str, question: str, action_text: str, on_reason) -> ReasonDialog:
-        dialog = ReasonDialog(title, question, self, action_text=action_text)
+    def _ask_reason(self, title: str, question: str, action_text: str, on_reason, *,
+                    conditions_hint: str | None = None) -> ReasonDialog:
+        dialog = ReasonDialog(title, question, self, action_text=action_text,
+                              conditions_hint=conditions_hint)
         dialog.accepted.connect(lambda: on_reason(dialog.reason()))
         dialog.open()
         return dialog
@@ -586,9 +591,10 @@ class ModelDetailView(QWidget):
 
         def decide(reason: str) -> None:
             if approve:
+                conditions = dialog.conditions()
                 self._run_action(
                     f"Approving request #{request.id}",
-                    lambda: registry.approve_promotion(request.id, reason),
+                    lambda: registry.approve_promotion(request.id, reason, conditions),
                     lambda v: f"Approved: v{v.version_number} of {v.model_name} is now in "
                               "production; the previous production version was archived.")
             else:
@@ -597,11 +603,13 @@ class ModelDetailView(QWidget):
                     lambda: registry.reject_promotion(request.id, reason),
                     lambda r: f"Rejected request #{r.id} for v{r.version_number}.")
 
-        return self._ask_reason(
+        dialog = self._ask_reason(
             f"{verb} promotion of v{request.version_number}",
             f"{request.requested_by} asked to promote {request.model_name} "
             f"v{request.version_number} to production:\n“{request.reason}”\n\n"
-            f"Why do you {verb.lower()} it?", verb, decide)
+            f"Why do you {verb.lower()} it?", verb, decide,
+            conditions_hint=APPROVAL_CONDITIONS_HINT if approve else None)
+        return dialog
 
     def rollback_to_selected(self) -> ReasonDialog | None:
         version = self._single_selected_version()
