@@ -45,7 +45,8 @@ class ReasonDialog(QDialog):
         if conditions_hint is not None:
             self.conditions_edit = QLineEdit()
             self.conditions_edit.setPlaceholderText(conditions_hint)
-            conditions_label = QLabel("&Conditions (optional):")
+            conditions_label = QLabel("&Conditions (optional; recorded, and shown on the model "
+                                      "card):")
             conditions_label.setBuddy(self.conditions_edit)
             layout.addWidget(conditions_label)
             layout.addWidget(self.conditions_edit)

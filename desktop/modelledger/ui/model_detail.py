@@ -55,8 +55,7 @@ def _when(moment) -> str:
     return f"{moment.astimezone():%Y-%m-%d %H:%M}" if moment else ""
 
 
-APPROVAL_CONDITIONS_HINT = ("What the approval depends on, e.g. quarterly backtest; recorded "
-                            "and shown on the model card")
+APPROVAL_CONDITIONS_HINT = "What the approval depends on, e.g. a quarterly backtest"
 
 VERSION_COLUMNS = (
     Column("Version", lambda v: f"v{v.version_number}", align_right=True),
