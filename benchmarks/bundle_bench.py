@@ -60,8 +60,10 @@ def main() -> None:
           f"{sum(1 for _ in BUNDLE.rglob('*')):,} files")
     for tarball in tarballs:
         print(f"Tarball {tarball.name}: {tarball.stat().st_size / 1e6:.0f} MB")
+    # PyInstaller links a library that several packages need from _internal/ to one copy.
     largest = sorted(((folder_size(part) if part.is_dir() else part.stat().st_size, part.name)
-                      for part in (BUNDLE / "_internal").iterdir()), reverse=True)[:8]
+                      for part in (BUNDLE / "_internal").iterdir() if not part.is_symlink()),
+                     reverse=True)[:8]
     print("Largest parts: " + ", ".join(f"{name} {size / 1e6:.0f} MB" for size, name in largest))
 
     contenders = {"frozen bundle": [str(BUNDLE / "modelledger-cli")],
