@@ -104,7 +104,8 @@ def _start_qt():
     from modelledger.paths import resources_folder
     from modelledger.ui.errors import install_crash_handler
 
-    faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
+    if sys.stderr is not None:  # a windowed Windows executable has no stderr at all
+        faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("ModelLedger")
     app.setOrganizationName("ModelLedger")

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,17 @@ def test_the_linux_install_script_installs_upgrades_and_uninstalls_for_one_user(
     assert result.returncode == 0, result.stderr
     assert not target.exists() and not command.exists()
     assert (user_data / "modelledger-demo.db").read_bytes() == b"workspace"
+
+
+def test_the_window_starts_without_stdout_and_stderr_as_a_windowed_windows_executable_does():
+    """PyInstaller's windowed executables on Windows have sys.stdout and sys.stderr None."""
+    code = ("import sys; sys.stdout = sys.stderr = None\n"
+            "from modelledger.app import _start_qt\n"
+            "app = _start_qt()\n"
+            "open(sys.argv[1], 'w').write(type(app).__name__)\n")
+    marker = Path(os.environ["MODELLEDGER_LOG_DIR"]) / "started.txt"
+    result = subprocess.run([sys.executable, "-c", code, str(marker)], capture_output=True,
+                            text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert marker.read_text() == "QApplication"
