@@ -183,6 +183,34 @@ def test_performance_lines_and_label_arrival(qtbot, demo_session):
     np.testing.assert_allclose(chart.viewRange()[0], page.metric_chart.viewRange()[0])
 
 
+def test_the_charts_appear_one_at_a_time(qtbot, demo_session):
+    """Qt paints every changed chart in one pass: each chart is shown once the one before it
+    has painted, so that no turn of the event loop paints two new charts."""
+    page = ModelHealthView(demo_session)
+    qtbot.addWidget(page)
+    page.resize(1200, 900)
+    page.show()
+    shown_at_first_paint = {}
+    for panel in page.panel_figures:
+        panel.chart.painted.connect(
+            lambda panel=panel: shown_at_first_paint.setdefault(panel.objectName(), {
+                shown.objectName() for shown in page.panel_figures if shown.isVisible()}))
+    with qtbot.waitSignal(page.health_loaded, timeout=15_000):
+        page.show_model(CREDIT)
+    order = ["metricPanel", "kpiPanel", "heatmapPanel", "distributionPanel"]
+    for number, name in enumerate(order):
+        assert shown_at_first_paint[name] == set(order[:number + 1])
+    assert all(panel.isVisible() for panel in page.panel_figures)
+
+
+def test_a_reload_draws_the_shown_charts_again_in_place(qtbot, credit_page):
+    drawn = credit_page.metric_chart.line
+    with qtbot.waitSignal(credit_page.health_loaded, timeout=15_000):
+        credit_page.load_health()  # as when another user's change arrives
+    assert credit_page.metric_chart.line is not drawn
+    assert all(panel.isVisible() for panel in credit_page.panel_figures)
+
+
 def test_a_model_without_monitors_says_how_to_add_one(qtbot, demo_session):
     page = ModelHealthView(demo_session)
     qtbot.addWidget(page)

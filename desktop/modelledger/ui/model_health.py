@@ -42,6 +42,7 @@ from modelledger.ui.charts import (
     DistributionChart,
     HeatmapChart,
     PerformanceChart,
+    ThemedPlot,
     TimeSeriesChart,
 )
 from modelledger.ui.run_dialog import RunDialog
@@ -54,6 +55,9 @@ PERIODS = (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90),
 DEFAULT_PERIOD = "Last 90 days"
 PANEL_HEIGHT = 290
 IMAGE_FILTERS = "PNG image (*.png);;SVG image (*.svg)"
+
+# One step of drawing the page: what to do, and the chart that it changes (if any).
+DrawStep = tuple[Callable[[], object], ThemedPlot | None]
 
 
 class ChartPanel(QFrame):
@@ -113,7 +117,8 @@ class ModelHealthView(QWidget):
         self.distribution: Distribution | None = None
         self._overviews: list[MonitorOverview] = []
         self._syncing_range = False
-        self._draw_steps: list[Callable[[], object]] = []  # the charts still to draw
+        self._draw_steps: list[DrawStep] = []  # still to do, in order
+        self._awaited_chart: ThemedPlot | None = None  # the next step waits for its paint
         self._build()
         session.changed.connect(self._on_session_changed)
 
@@ -218,6 +223,16 @@ class ModelHealthView(QWidget):
         for panel in self.panel_figures:
             panel.export_requested.connect(
                 lambda kind, panel=panel: self.export_chart(panel, kind))
+            # A panel shown later takes the place it had: showing it moves no other chart.
+            policy = panel.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            panel.setSizePolicy(policy)
+            panel.chart.painted.connect(
+                lambda chart=panel.chart: self._on_chart_painted(chart))
+        # A timer object, not QTimer.singleShot(0, ...): Qt runs those posted calls two at a
+        # time, and a timer lets input and other timers in before each step.
+        self._draw_timer = QTimer(self, singleShot=True, interval=0)
+        self._draw_timer.timeout.connect(self._next_draw_step)
 
         self.grid = QGridLayout()
         self.grid.setSpacing(8)
@@ -346,30 +361,33 @@ class ModelHealthView(QWidget):
                  self.heatmap_panel: not health.drift_features(),
                  self.distribution_panel: not health.profiled}
         self._arrange(frozenset(panel for panel, nothing in empty.items() if nothing))
-        # One chart per turn of the event loop, so that the window keeps answering (and
-        # paints) between them instead of stalling for the whole page.
-        # Each panel appears once its chart is drawn, so each paint covers one new chart.
+        # Qt paints every chart that changed in one pass, so charts drawn together would stall
+        # the window for their sum. Each step changes one chart, and the next step waits until
+        # that chart has painted. A first load draws the charts hidden (and sets the period),
+        # then shows them one at a time.
         if first:
             for panel in self.panel_figures:
                 panel.hide()
-        shown = self._panel_shower(empty)
-        self._draw_steps = [
-            self._draw_metric, shown(self.metric_panel), self._draw_kpi, shown(self.kpi_panel),
-            self._draw_performance, shown(self.performance_panel),
-            lambda: self._apply_period(self.period_combo.currentText()) if first
-            else self._draw_heatmap(), shown(self.heatmap_panel),
-            self._load_distribution, shown(self.distribution_panel), self._sync_time_charts,
-            self.health_loaded.emit]
-        QTimer.singleShot(0, self, self._next_draw_step)
 
-    @staticmethod
-    def _panel_shower(empty: dict[ChartPanel, bool]):
-        def shower(panel: ChartPanel) -> Callable[[], None]:
-            return lambda: panel.setVisible(not empty.get(panel, False))
-        return shower
+        def reveal(panel: ChartPanel) -> DrawStep:
+            # A panel already shown does not paint again: then there is nothing to wait for.
+            return (lambda: panel.setVisible(not empty.get(panel, False)),
+                    panel.chart if panel.isHidden() else None)
+
+        period = (lambda: self._apply_period(self.period_combo.currentText())) if first \
+            else self._sync_time_charts  # draws the heatmap over the period too
+        self._draw_steps = [
+            (self._draw_metric, self.metric_chart), (self._draw_kpi, self.kpi_chart),
+            (self._draw_performance, self.performance_chart), (period, self.heatmap_chart),
+            reveal(self.metric_panel), reveal(self.kpi_panel), reveal(self.heatmap_panel),
+            reveal(self.distribution_panel), reveal(self.performance_panel),
+            # Read last: a worker holding Python's lock while a step runs slows the step down.
+            (self._load_distribution, None), (self.health_loaded.emit, None)]
+        self._awaited_chart = None
+        self._draw_timer.start()
 
     def _sync_time_charts(self) -> None:
-        """A chart drawn after the period was set starts with its own range."""
+        """The time charts, drawn again, on the metric chart's period; the heatmap over it."""
         self._on_time_chart_range_changed(self.metric_chart)
 
     def _on_time_chart_range_changed(self, source) -> None:
@@ -386,10 +404,26 @@ class ModelHealthView(QWidget):
         self._on_period_changed()
 
     def _next_draw_step(self) -> None:
-        if self._draw_steps:
-            self._draw_steps.pop(0)()
-        if self._draw_steps:
-            QTimer.singleShot(0, self, self._next_draw_step)
+        if not self._draw_steps:
+            return
+        action, chart = self._draw_steps.pop(0)
+        action()
+        if chart is not None and _on_screen(chart.viewport()):  # what a chart paints on
+            self._awaited_chart = chart
+        elif self._draw_steps:
+            self._draw_timer.start()
+
+    def _draw_next(self, action: Callable[[], object], chart: ThemedPlot) -> None:
+        """Draw before the steps still to do, in a turn of its own."""
+        self._draw_steps.insert(0, (action, chart))
+        if self._awaited_chart is None:
+            self._draw_timer.start()
+
+    def _on_chart_painted(self, chart: ThemedPlot) -> None:
+        if chart is self._awaited_chart:
+            self._awaited_chart = None
+            if self._draw_steps:
+                self._draw_timer.start()
 
     def _draw_performance(self) -> None:
         self.performance_chart.set_health(self.health)
@@ -397,6 +431,7 @@ class ModelHealthView(QWidget):
                                         if self.performance_chart.lines else "")
 
     def _show_empty(self, text: str) -> None:
+        self._draw_steps, self._awaited_chart = [], None
         self.scroll.hide()
         self.status_label.hide()
         self.empty_label.setText(text)
@@ -512,6 +547,10 @@ class ModelHealthView(QWidget):
         if (distribution.column != self.feature_combo.currentData()
                 or distribution.run_id != self._distribution_run_id):
             return
+        # It may arrive while other charts draw: it is drawn in a step of its own too.
+        self._draw_next(lambda: self._draw_distribution(distribution), self.distribution_chart)
+
+    def _draw_distribution(self, distribution: Distribution) -> None:
         self.distribution = distribution
         self.distribution_chart.set_distribution(distribution)
         self.distribution_panel.title_label.setText(
@@ -550,7 +589,7 @@ class ModelHealthView(QWidget):
         before = self.metric_chart.viewRange()[0]
         self.metric_chart.setXRange(start, end, padding=0)
         if self.metric_chart.viewRange()[0] == before:  # no range signal: follow it here
-            self._on_period_changed()
+            self._on_time_chart_range_changed(self.metric_chart)
 
     def _on_date_edit_changed(self) -> None:
         if self._syncing_range:
@@ -702,6 +741,14 @@ def _most_drifted(health: MonitorHealth) -> str | None:
             if value == value and value > best:
                 best, chosen = value, feature
     return chosen
+
+
+def _on_screen(widget: QWidget) -> bool:
+    """Whether the widget is shown in an exposed window, at least in part (a chart scrolled
+    out of view is painted only when it scrolls in)."""
+    window = widget.window().windowHandle()
+    return (widget.isVisible() and window is not None and window.isExposed()
+            and not widget.visibleRegion().isEmpty())
 
 
 def _local(seconds: float) -> str:
