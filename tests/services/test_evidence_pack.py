@@ -72,8 +72,9 @@ def members(path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def write_pack(path, contents: dict[str, bytes]):
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+def write_pack(path, contents: dict[str, bytes], compression=zipfile.ZIP_STORED):
+    """A pack of ``contents``, kept uncompressed as exports keep it, or as ``compression``."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
         for name, data in contents.items():
             archive.writestr(name, data)
     return path
@@ -398,16 +399,84 @@ def test_a_models_pack_holds_what_the_audit_page_shows_for_it_alerts_included(de
     assert any(event.entity_type == "alert" for event in contents.events)
 
 
+def damaged_packs(pack, tmp_path) -> dict[str, object]:
+    """The pack, and copies of it damaged in the ways a verifier must name: (changed files,
+    signed again with the exporter's key)."""
+    original = members(pack)
+    lines = chain_lines(original)
+    rows = original[CSV_FILE].split(b"\r\n")
+    early, late = rows.copy(), rows.copy()
+    early[3] = early[3].replace(b"alice", b"bruce", 1)
+    late[-2] = late[-2].replace(b"alice", b"bruce", 1)  # the last row; the size stays
+    damage = {
+        "swapped": ({CHAIN_FILE: b"".join([*lines[:9], lines[10], lines[9], *lines[11:]])},
+                    False),
+        "removed and signed again": ({CHAIN_FILE: b"".join(lines[:6] + lines[7:])}, True),
+        "a byte changed": ({CHAIN_FILE: change_one_byte(original[CHAIN_FILE])}, False),
+        "no last line break": ({CHAIN_FILE: original[CHAIN_FILE][:-1]}, False),
+        "csv departing early": ({CSV_FILE: b"\r\n".join(early)}, True),
+        "csv departing late": ({CSV_FILE: b"\r\n".join(late)}, True),
+        "csv a row short": ({CSV_FILE: b"\r\n".join([*rows[:-2], b""])}, True),
+        "csv a row more": ({CSV_FILE: original[CSV_FILE] + rows[-2] + b"\r\n"}, True),
+    }
+    key = load_or_create_signing_key("alice").private_key
+    packs: dict[str, object] = {"sound": pack}
+    for name, (files, sign_again) in damage.items():
+        contents = {**original, **files}
+        packs[name] = write_pack(tmp_path / f"{name}.zip",
+                                 signed(contents, key) if sign_again else contents)
+    return packs
+
+
 def test_checking_in_worker_processes_finds_what_one_process_finds(pack, tmp_path,
                                                                     monkeypatch):
     monkeypatch.setattr(evidence_pack, "PARALLEL_FROM_BYTES", 0)
     monkeypatch.setattr(evidence_pack, "READ_BLOCK_BYTES", 2048)  # several blocks per worker
-    original = members(pack)
-    lines = chain_lines(original)
-    lines[9], lines[10] = lines[10], lines[9]
-    swapped = write_pack(tmp_path / "swapped.zip", {**original, CHAIN_FILE: b"".join(lines)})
-    for path in (pack, swapped):
-        alone = verify_pack(path)
-        assert verify_pack(path, processes=2) == alone
+    packs = damaged_packs(pack, tmp_path)
+    verdicts = {name: verify_pack(path) for name, path in packs.items()}
+    for name, path in packs.items():
+        assert verify_pack(path, processes=2) == verdicts[name], name
+    assert verdicts["sound"].valid
     assert "events.jsonl: events are out of order at seq 10 (it comes after event 11)" in (
-        alone.problems)
+        verdicts["swapped"].problems)
+    assert verdicts["removed and signed again"].problems == (
+        "events.jsonl: event 7 is missing (the chain goes from 6 to 8)",)
+    assert "events.jsonl: SHA-256 does not match the manifest" in (
+        verdicts["a byte changed"].problems)
+    assert "events.jsonl: the last line does not end with a line break" in (
+        verdicts["no last line break"].problems)
+    assert verdicts["csv departing early"].problems == (
+        "events.csv: row 4 (event 3) differs from events.jsonl in actor",)
+    last = verdicts["sound"].last_seq
+    assert verdicts["csv departing late"].problems == (
+        f"events.csv: row {last + 1} (event {last}) differs from events.jsonl in actor",)
+    assert verdicts["csv a row short"].problems == (
+        f"events.csv ends after row {last}; event {last} and any selected events after it are "
+        "missing",)
+    assert verdicts["csv a row more"].problems == (
+        f"events.csv has rows after the last selected event, from row {last + 2}",)
+
+
+def test_a_deflated_pack_as_earlier_versions_wrote_verifies_the_same(pack, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setattr(evidence_pack, "PARALLEL_FROM_BYTES", 0)  # no worker can read it
+    (tmp_path / "deflated").mkdir()
+    for name, path in damaged_packs(pack, tmp_path).items():
+        deflated = write_pack(tmp_path / "deflated" / path.name, members(path),
+                              zipfile.ZIP_DEFLATED)
+        assert verify_pack(deflated, processes=2) == verify_pack(path), name
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_cancelled_verification_stops_and_leaves_nothing_running(pack, monkeypatch,
+                                                                   processes):
+    monkeypatch.setattr(evidence_pack, "PARALLEL_FROM_BYTES", 0)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done, total, text):
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        verify_pack(pack, processes=processes, progress=cancel)

@@ -42,12 +42,18 @@ A reply pack (``kind`` "review_reply") holds a reviewer's notes, names the origi
 SHA-256 of its manifest, and is signed by the reviewer's own key.
 
 Checking ``events.jsonl`` is the slow part of verifying a large pack. Whole blocks of lines are
-checked at C speed (byte splits and slices, one SHA-256 per line, no JSON parsing), by
-``vouch_for_block``, a pure function that can run in other processes; a block it cannot vouch
-for, because a line is malformed, not canonical or out of place, or because it uses a rare
-escape, is checked line by line instead, which names exactly what is wrong. The fast path only
-ever accepts lines that are canonical JSON, so both paths agree on every line (a property test
-holds them to it).
+checked by ``vouch_for_block`` with numpy over the block's bytes: where the line breaks,
+escapes and string quotes are, whether every line has the layout of a canonical event, then one
+SHA-256 per line over the line's own bytes (its hashed document is the line up to the hash, so
+nothing is parsed or written again). It is a pure function that can run in other processes
+(``vouch_for_range`` reads a stretch of an uncompressed events.jsonl in one). A block it cannot
+vouch for, because a line is malformed, not canonical or out of place, or because it uses a
+rare escape, is checked line by line instead, which names exactly what is wrong. The fast path
+only ever accepts lines that are canonical JSON, so both paths agree on every line (property
+tests hold them to it, on valid and on damaged lines).
+
+The events.csv that the selected events make is not held whole: the checker hands its rows on
+as it goes, and the verifier holds the pack's events.csv to them as it reads it.
 """
 
 from __future__ import annotations
@@ -58,15 +64,19 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cached_property
 from itertools import zip_longest
-from typing import Any
+from operator import methodcaller
+from pathlib import Path
+from typing import Any, NamedTuple
 
+import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from numpy.lib.stride_tricks import sliding_window_view
 
 from modelledger.core.audit_chain import canonical_json, hash_of
 from modelledger.core.domain import AuditEvent
@@ -96,19 +106,26 @@ SIGNATURE_ALGORITHM = "Ed25519"
 # A cap on the problems listed for one file: a damaged file must not bury the report.
 MAX_PROBLEMS_PER_FILE = 50
 
-_STRINGS_PER_LINE = len(EVENT_FIELDS) - 1
-_PARTS_PER_LINE = 2 * _STRINGS_PER_LINE  # a line split on its quotes, less the last part
-_HASH_TAIL = len(',"') + 64 + len('"]')  # what follows the hashed document in a line
-_CONTROL_BYTES = bytes(range(0x20))
-# Escaped backslashes and quotes become one control byte each (raw control bytes cannot occur
-# in canonical JSON), so that the quotes left are exactly the string delimiters.
-_BACKSLASH_MARK, _QUOTE_MARK = b"\x01", b"\x02"
-# The other escapes canonical JSON writes with a letter; any other control character it writes
-# as \u00XX, which the fast paths leave to the slow ones.
-_LETTER_ESCAPES = {b"\\n": b"\n", b"\\r": b"\r", b"\\t": b"\t", b"\\b": b"\b", b"\\f": b"\f"}
-_LETTER_ESCAPE = re.compile(rb"\\[nrtbf]")
-_ODD_ESCAPE = re.compile(rb"\\(?![nrtbf])")
+_QUOTES_PER_LINE = 2 * (len(EVENT_FIELDS) - 1)  # every field but seq is a string
+_NEWLINE, _QUOTE, _BACKSLASH, _COMMA, _OPEN, _CLOSE, _CARRIAGE_RETURN = b'\n"\\,[]\r'
+# A line ends ,"<prev_hash>","<hash>"] before its line break; counted back from the break:
+_HASH_BACK = 66  # where the hash starts
+_PREV_HASH_BACK = 133  # where the prev_hash starts
+_HASHED_END_BACK = 68  # the hashed document is the line before this comma, closed with "]"
+_HEX_LENGTH = 64
+# The escapes canonical JSON writes with a second character; any other control character it
+# writes as \u00XX, which the fast path leaves to the slow one.
+_PLAIN_ESCAPE = np.zeros(256, bool)
+_PLAIN_ESCAPE[list(b'"\\nrtbf')] = True
+# What the backslash of each escape becomes in events.csv: the quote of a doubled quote, the
+# backslash or control character it stands for (the second character then goes).
+_CSV_BYTE_FOR_ESCAPE = np.zeros(256, np.uint8)
+_CSV_BYTE_FOR_ESCAPE[list(b'"\\nrtbf')] = list(b'"\\\n\r\t\b\f')
+_POWERS_OF_TEN = 10 ** np.arange(1, 19, dtype=np.int64)
+_FAST_SEQ_LIMIT = 10 ** 18  # above it a sequence number no longer fits numpy's int64
+_digest = methodcaller("digest")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX64_BYTES = re.compile(rb"[0-9a-f]{64}")
 # One encoder for every line: json.dumps with options builds a new one per call.
 _LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -245,44 +262,80 @@ def csv_header() -> bytes:
     return _csv_record(EVENT_FIELDS)
 
 
-def event_block(rows: Iterable[Sequence[Any]]) -> bytes:
-    """Lines of events.jsonl, each with its line break."""
-    return ("".join([_LINE_ENCODER.encode(row) + "\n" for row in rows])).encode()
+def event_block(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Lines of events.jsonl, each with its line break.
+
+    The rows are encoded in one call, since setting the encoder up costs more than encoding a
+    row. In that text each row ends '"]' (its hash is a string) and the next begins '[', so
+    '"],[' stands at every boundary between rows; when it occurs no more often than that, it
+    stands nowhere else and becomes a line break. Rows that hold it in a text are encoded one by
+    one.
+    """
+    if not rows:
+        return b""
+    text = _LINE_ENCODER.encode(rows)[1:-1]
+    if (text.count('"],[') == len(rows) - 1
+            and all(type(row[-1]) is str for row in rows)):
+        return (text.replace('"],[', '"]\n[') + "\n").encode()
+    return "".join([_LINE_ENCODER.encode(row) + "\n" for row in rows]).encode()
 
 
 def csv_rows(block: bytes) -> bytes:
     """The events.csv rows of a block of canonical events.jsonl lines (each with its break).
 
     With QUOTE_NONNUMERIC every string is quoted and only its quotes are doubled, so a canonical
-    line becomes its CSV row by byte replacements alone: the brackets go, \\" becomes "", the
-    other escapes become the characters they stand for. No parsing, which matters at a million
+    line becomes its CSV row by byte edits alone: the brackets go, \\" becomes "", the other
+    escapes become the characters they stand for. No parsing, which matters at a million
     events; a line with a \\u00XX escape is parsed and written by the csv module instead. Both
     ways give the bytes ``csv.writer`` gives (a test holds them to it).
     """
-    lines = _mark(block).split(b"\n")
-    lines.pop()
-    return _csv_from_marked(lines) if lines else b""
+    layout = _LineLayout(block)
+    unicode_lines = np.unique(np.searchsorted(layout.ends,
+                                              layout.escapes[layout.escaped == ord("u")]))
+    if not len(unicode_lines):
+        return layout.csv()
+    rows, done = [], 0
+    for line in unicode_lines.tolist():
+        start, end = int(layout.starts[line]), int(layout.ends[line]) + 1
+        rows += [csv_rows(block[done:start]), _csv_record(json.loads(block[start:end]))]
+        done = end
+    return b"".join([*rows, csv_rows(block[done:])])
 
 
-def _mark(canonical: bytes) -> bytes:
-    """Canonical JSON with each escaped backslash and escaped quote as one control byte."""
-    return canonical.replace(b"\\\\", _BACKSLASH_MARK).replace(b'\\"', _QUOTE_MARK)
+class _LineLayout:
+    """Where the lines of a block of whole lines start and end, and where its escapes are."""
 
+    def __init__(self, block: bytes) -> None:
+        self.block = block
+        self.bytes = np.frombuffer(block, np.uint8)
+        # Each line's break: canonical JSON holds no other control character, and
+        # vouch_for_block holds the block to that.
+        self.ends = np.flatnonzero(self.bytes < 0x20)
+        self.starts = np.empty_like(self.ends)
+        self.starts[:1] = 0
+        self.starts[1:] = self.ends[:-1] + 1
+        backslashes = np.flatnonzero(self.bytes == _BACKSLASH)
+        if b"\\\\" in block:
+            # In a run of backslashes every other one, from the first, begins an escape.
+            index = np.arange(len(backslashes))
+            begins_run = np.ones(len(backslashes), bool)
+            begins_run[1:] = backslashes[1:] != backslashes[:-1] + 1
+            run_start = np.maximum.accumulate(np.where(begins_run, index, 0))
+            backslashes = backslashes[(index - run_start) % 2 == 0]
+        self.escapes = backslashes  # where each escape's backslash is
+        self.escaped = self.bytes[np.minimum(backslashes + 1, len(block) - 1)]
 
-def _csv_from_marked(lines: Sequence[bytes]) -> bytes:
-    rows = b"\r\n".join(line[1:-1] for line in lines) + b"\r\n"
-    rows = rows.replace(_QUOTE_MARK, b'""')
-    if b"\\" in rows:
-        if b"\\u" in rows:
-            return b"".join(
-                _csv_record(json.loads(_mark_undone(line))) if b"\\u" in line
-                else _csv_from_marked([line]) for line in lines)
-        rows = _LETTER_ESCAPE.sub(lambda escape: _LETTER_ESCAPES[escape[0]], rows)
-    return rows.replace(_BACKSLASH_MARK, b"\\")
-
-
-def _mark_undone(marked: bytes) -> bytes:
-    return marked.replace(_BACKSLASH_MARK, b"\\\\").replace(_QUOTE_MARK, b'\\"')
+    def csv(self, selected: np.ndarray | None = None) -> bytes:
+        """The events.csv rows of the (``selected``) lines, none of which has a \\u escape."""
+        rows = self.bytes.copy()
+        rows[self.ends - 1] = _CARRIAGE_RETURN  # ']\n' becomes the row's '\r\n'
+        rows[self.escapes] = _CSV_BYTE_FOR_ESCAPE[self.escaped]
+        keep = np.ones(len(rows), bool)
+        keep[self.starts] = False  # the '['
+        keep[self.escapes[self.escaped != _QUOTE] + 1] = False
+        if selected is not None:
+            keep &= np.repeat(selected, self.ends - self.starts + 1)
+        return rows[keep].tobytes()
 
 
 def _csv_record(row: Sequence[Any]) -> bytes:
@@ -402,7 +455,6 @@ class SegmentFacts:
     selected_count: int
     first_seq: int | None
     last_seq: int | None
-    csv_sha256: str  # of the events.csv that the selected events make
     problems: tuple[str, ...]
     lines_by_seq: Mapping[int, bytes]  # the lines asked for (key registrations), as found
 
@@ -419,16 +471,18 @@ class ChainSegmentChecker:
 
     Each event's hash is recomputed, each link (prev_hash) and sequence number followed, the
     first and last events held against the manifest, and the selected events turned into the
-    CSV they make (only its SHA-256 is kept).
+    CSV they make, handed to ``on_csv_rows`` in order, header first.
     """
 
     def __init__(self, selection: EventSelection, bounds: ChainBounds,
-                 wanted_seqs: Collection[int] = ()) -> None:
+                 wanted_seqs: Collection[int] = (), *,
+                 on_csv_rows: Callable[[bytes | CsvDigest], None]) -> None:
         self._selection = selection
         self._bounds = bounds
         self._wanted = frozenset(wanted_seqs)
         self._lines_by_seq: dict[int, bytes] = {}
-        self._csv = hashlib.sha256(csv_header())
+        self._on_csv_rows = on_csv_rows
+        self._csv_rows = [csv_header()]  # the header and the careful path's rows, not yet handed on
         self._pending = b""
         self._line_number = 0
         self._expected_seq = bounds.first_seq
@@ -449,28 +503,34 @@ class ChainSegmentChecker:
         return self._wanted
 
     def feed(self, data: bytes) -> None:
-        """Check the next bytes of events.jsonl, in this thread."""
-        block = self.whole_lines(data)
-        if block:
-            self.take(block, vouch_for_block(block, self._selection, self._wanted))
-
-    def whole_lines(self, data: bytes) -> bytes:
-        """The complete lines that ``data`` ends, keeping a partial last line for later."""
-        data = self._pending + data
+        """Check the next bytes of events.jsonl, in this thread: the first event, and a block of
+        whole lines that ``vouch_for_block`` cannot vouch for or that does not follow on, line
+        by line."""
+        data, self._pending = self._pending + data, b""
         end = data.rfind(b"\n") + 1
-        self._pending = data[end:]
-        return data[:end]
-
-    def take(self, block: bytes, facts: BlockFacts | None) -> None:
-        """Record a block of whole lines, in order, given what ``vouch_for_block`` found in it
-        (which may have run in another process); a block it could not vouch for, or one that
-        does not follow on, is checked line by line."""
-        if (facts is None or self._first_seq is None or facts.first_seq != self._expected_seq
-                or facts.first_prev_hash != self._prev_hash):
+        block = data[:end]
+        if block and self._first_seq is None:
+            # The careful path holds the first event to the manifest.
+            first_end = block.index(b"\n") + 1
+            self._check_line(block[:first_end - 1])
+            block = block[first_end:]
+        if block and not self.accept(vouch_for_block(block, self._selection, self._wanted)):
             for line in block.split(b"\n")[:-1]:
                 self._check_line(line)
-            return
-        self._csv.update(facts.csv)
+        self._hand_on_csv_rows()
+        self._pending = data[end:]
+
+    def accept(self, facts: BlockFacts | None) -> bool:
+        """Record the next block of whole lines from what ``vouch_for_block`` found in it (which
+        may have run in another process) if it follows on; False, recording nothing, when it
+        does not or was not vouched for: then the block must be fed (as the first block
+        always must be, since only the careful path holds the first event to the manifest)."""
+        if (facts is None or self._first_seq is None or self._pending
+                or facts.first_seq != self._expected_seq
+                or facts.first_prev_hash != self._prev_hash):
+            return False
+        self._hand_on_csv_rows()
+        self._on_csv_rows(facts.csv)
         self._lines_by_seq.update(facts.lines_by_seq)
         self._line_number += facts.count
         self._event_count += facts.count
@@ -478,6 +538,7 @@ class ChainSegmentChecker:
         self._last_seq = facts.first_seq + facts.count - 1
         self._expected_seq = self._last_seq + 1
         self._prev_hash = facts.last_hash
+        return True
 
     def finish(self) -> SegmentFacts:
         if self._pending:
@@ -491,9 +552,16 @@ class ChainSegmentChecker:
             self._problems.add(f"{what} ({missing.context})")
         if not self._problems:
             self._check_counts()
+        self._hand_on_csv_rows()
         return SegmentFacts(self._event_count, self._selected_count, self._first_seq,
-                            self._last_seq, self._csv.hexdigest(),
-                            tuple(self._problems.as_list()), dict(self._lines_by_seq))
+                            self._last_seq, tuple(self._problems.as_list()),
+                            dict(self._lines_by_seq))
+
+    def _hand_on_csv_rows(self) -> None:
+        rows = b"".join(self._csv_rows)
+        if rows:
+            self._on_csv_rows(rows)
+        self._csv_rows.clear()
 
     # -- the careful path: one line at a time, naming what is wrong ---------------------------
 
@@ -518,7 +586,7 @@ class ChainSegmentChecker:
                                "changed after it was written)")
         self._place(event)
         if self._selection.matches_row(row):
-            self._csv.update(_csv_record(row))
+            self._csv_rows.append(_csv_record(row))
             self._selected_count += 1
         if event.seq in self._wanted:
             self._lines_by_seq[event.seq] = line
@@ -589,6 +657,14 @@ class ChainSegmentChecker:
                 self._problems.add(f"it holds {found} {label}; the manifest says {claimed}")
 
 
+class CsvDigest(NamedTuple):
+    """CSV rows as a worker process sends them back: sending the rows themselves costs more
+    than hashing them on both sides."""
+
+    size: int
+    sha256: bytes  # the raw digest
+
+
 @dataclass(frozen=True)
 class BlockFacts:
     """What the fast path vouches for in a block of whole lines of events.jsonl."""
@@ -598,86 +674,206 @@ class BlockFacts:
     first_prev_hash: str
     last_hash: str
     selected_count: int
-    csv: bytes  # the events.csv rows of the selected events
+    csv: bytes | CsvDigest  # the events.csv rows of the selected events
     lines_by_seq: dict[int, bytes]  # the wanted lines
 
 
 def vouch_for_block(block: bytes, selection: EventSelection,
                     wanted: frozenset[int] = frozenset()) -> BlockFacts | None:
-    """Check a block of whole lines at C speed: each line a canonical event that hashes right
-    and follows the line before. None when any line is not, or cannot be vouched for without
-    parsing; nothing is said about how the block follows the one before it.
+    """Check a block of whole lines without parsing them: each line a canonical event that
+    hashes right and follows the line before. None when any line is not, or cannot be vouched
+    for without parsing; nothing is said about how the block follows the one before it.
+
+    A line is canonical when, outside its strings, it is exactly ``[seq,"...","...",...]``:
+    numpy finds every quote that no escape takes, and the 22 of each line must stand where
+    that layout puts them. Inside the strings, only what canonical JSON writes may appear: no
+    raw control character, valid UTF-8, and escapes that are one of \\" \\\\ \\n \\r \\t
+    \\b \\f (a \\u00XX escape, rare, is left to the careful path). Then the hashed document of
+    a line is the line itself up to its hash, closed with "]".
 
     A pure function of its arguments, so that blocks can be checked in other processes.
     """
-    count = block.count(b"\n")
-    if not count or len(block.translate(None, _CONTROL_BYTES)) != len(block) - count:
-        return None  # raw control bytes: not canonical JSON
+    layout = _LineLayout(block)
+    data, ends, starts = layout.bytes, layout.ends, layout.starts
+    count = len(ends)
+    if (not count or ends[-1] != len(block) - 1
+            or not (data[ends] == _NEWLINE).all()  # a raw control character
+            or not _PLAIN_ESCAPE[layout.escaped].all()):
+        return None
     try:
-        block.decode("utf-8")
+        block.decode()
     except UnicodeDecodeError:
         return None
-    marked = _mark(block)
-    if _ODD_ESCAPE.search(marked):
-        return None  # a \u00XX escape (rare), or a backslash no canonical text has
-    parts = marked.split(b'"')
-    if len(parts) != _PARTS_PER_LINE * count + 1:
+    unescaped = data.copy()
+    unescaped[layout.escapes + 1] = 0  # what an escape takes is no quote
+    quotes = np.flatnonzero(unescaped == _QUOTE)
+    if len(quotes) != _QUOTES_PER_LINE * count:
         return None
-    commas = [b","] * count
-    if any(parts[gap::_PARTS_PER_LINE] != commas for gap in range(2, _PARTS_PER_LINE, 2)):
+    quotes = quotes.reshape(count, _QUOTES_PER_LINE)
+    closing, opening = quotes[:, 1:-1:2], quotes[:, 2::2]  # around the commas between strings
+    # Each line's last quote stands just before its "]": then each holds its own 22 quotes.
+    if not ((quotes[:, -1] == ends - 2).all()
+            and (data[starts] == _OPEN).all() and (data[ends - 1] == _CLOSE).all()
+            and (data[quotes[:, 0] - 1] == _COMMA).all()
+            and (opening - closing == 2).all() and (data[closing + 1] == _COMMA).all()
+            and (quotes[:, -1] - quotes[:, -2] == _HEX_LENGTH + 1).all()
+            and (quotes[:, -3] - quotes[:, -4] == _HEX_LENGTH + 1).all()):
         return None
-    heads = parts[::_PARTS_PER_LINE]  # "[seq," then "]\n[seq," ... and the final "]\n"
-    middles = heads[1:-1]
-    if (heads[-1] != b"]\n" or heads[0][:1] != b"[" or heads[0][-1:] != b","
-            or [head[:3] for head in middles] != [b"]\n["] * (count - 1)
-            or [head[-1:] for head in middles] != commas[1:]):
+    first_seq = _consecutive_seqs(layout, quotes[:, 0])
+    if first_seq is None:
         return None
-    first_text = heads[0][1:-1]
+    hex_windows = sliding_window_view(data, _HEX_LENGTH)
+    claimed = hex_windows[ends - _HASH_BACK].tobytes()
+    links = hex_windows[ends - _PREV_HASH_BACK].tobytes()
+    if (not _HEX64_BYTES.fullmatch(links[:_HEX_LENGTH])
+            or links[_HEX_LENGTH:] != claimed[:-_HEX_LENGTH]):  # each links to the one before
+        return None
+    hashed = bytearray(block)
+    np.frombuffer(hashed, np.uint8)[ends - _HASHED_END_BACK] = _CLOSE
+    documents = map(memoryview(hashed).__getitem__,
+                    map(slice, starts.tolist(), (ends - _HASHED_END_BACK + 1).tolist()))
+    if b"".join(map(_digest, map(hashlib.sha256, documents))).hex().encode() != claimed:
+        return None
+    selected = (None if selection.selects_everything
+                else _selected_lines(selection, layout, quotes))
+    return BlockFacts(
+        count, first_seq, links[:_HEX_LENGTH].decode(), claimed[-_HEX_LENGTH:].decode(),
+        count if selected is None else int(np.count_nonzero(selected)), layout.csv(selected),
+        {seq: block[starts[seq - first_seq]:ends[seq - first_seq]]
+         for seq in wanted.intersection(range(first_seq, first_seq + count))})
+
+
+def vouched_blocks(path: Path, data_start: int, size: int, start: int, end: int,
+                   selection: EventSelection, wanted: frozenset[int],
+                   block_bytes: int) -> Iterator[tuple[int, int, BlockFacts | None]]:
+    """``vouch_for_block`` for each block of the lines that begin in [start, end) of an
+    events.jsonl kept uncompressed: its ``size`` bytes stand at ``data_start`` in the file at
+    ``path``. Each block comes as (offset in events.jsonl, length, facts or None); the trailing
+    bytes of a file that does not end with a line break come with None. The ranges of one
+    file, split anywhere, tile its lines exactly.
+    """
+    with open(path, "rb") as file:
+
+        def read(offset: int, length: int) -> bytes:
+            file.seek(data_start + offset)
+            return file.read(max(0, min(length, size - offset)))
+
+        def next_line_start(offset: int) -> int:
+            """Where the first line that begins at or after ``offset`` begins."""
+            if offset <= 0:
+                return 0
+            searched = offset - 1
+            while data := read(searched, block_bytes):
+                if (found := data.find(b"\n")) >= 0:
+                    return searched + found + 1
+                searched += len(data)
+            return size
+
+        offset, last = next_line_start(start), next_line_start(end)
+        while offset < last:
+            data = read(offset, min(block_bytes, last - offset))
+            while b"\n" not in data and offset + len(data) < last:  # a line longer than a block
+                data += read(offset + len(data), min(block_bytes, last - offset - len(data)))
+            block = data[:data.rfind(b"\n") + 1] or data
+            yield (offset, len(block), vouch_for_block(block, selection, wanted)
+                   if block.endswith(b"\n") else None)
+            offset += len(block)
+
+
+def vouch_for_range(path: Path, data_start: int, size: int, start: int, end: int,
+                    selection: EventSelection, wanted: frozenset[int],
+                    block_bytes: int) -> list[tuple[int, int, BlockFacts | None]]:
+    """``vouched_blocks`` as a worker process sends them back. It reads its own stretch of the
+    pack, so that only these facts (the CSV rows they make as a digest) cross between
+    processes."""
+    sent: list[tuple[int, int, BlockFacts | None]] = []
+    for offset, length, facts in vouched_blocks(path, data_start, size, start, end, selection,
+                                                wanted, block_bytes):
+        if facts is not None and isinstance(facts.csv, bytes):
+            rows = facts.csv
+            facts = replace(facts, csv=CsvDigest(len(rows), hashlib.sha256(rows).digest()))
+        sent.append((offset, length, facts))
+    return sent
+
+
+def _consecutive_seqs(layout: _LineLayout, first_quotes: np.ndarray) -> int | None:
+    """The first line's sequence number, if the lines' numbers are written canonically and go
+    up one by one from it (each stands between a line's "[" and the comma before its first
+    quote)."""
+    first_text = layout.block[1:int(first_quotes[0]) - 1]
+    count = len(first_quotes)
     if not first_text.isdigit():
         return None
     first_seq = int(first_text)
-    seq_texts = b"\n".join([first_text, *(head[3:-1] for head in middles), b""])
-    if seq_texts != (b"%d\n" * count) % tuple(range(first_seq, first_seq + count)):
-        return None  # not consecutive, or not written canonically (a leading zero)
-    # Hashes and links are compared as one joined text each, once every one is 64 long.
-    claimed = parts[_PARTS_PER_LINE - 1::_PARTS_PER_LINE]
-    links = parts[_PARTS_PER_LINE - 3::_PARTS_PER_LINE]
-    if set(map(len, claimed)) | set(map(len, links)) != {64}:
+    if first_seq + count > _FAST_SEQ_LIMIT:
         return None
-    lines = block.split(b"\n")
-    lines.pop()
-    sha256 = hashlib.sha256
-    computed = "".join([sha256(line[:-_HASH_TAIL] + b"]").hexdigest() for line in lines])
-    if computed.encode() != b"".join(claimed) or b"".join(links[1:]) != b"".join(claimed[:-1]):
-        return None
-    marked_lines = marked.split(b"\n")
-    marked_lines.pop()
-    if not selection.selects_everything:
-        marked_lines = [line for line, *fields in zip(
-            marked_lines, *(parts[1 + 2 * index::_PARTS_PER_LINE] for index in (4, 5, 7, 0)),
-            strict=True) if _matches_marked(selection, *fields)]
-    return BlockFacts(
-        count, first_seq, links[0].decode(), claimed[-1].decode(), len(marked_lines),
-        _csv_from_marked(marked_lines) if marked_lines else b"",
-        {seq: lines[seq - first_seq] for seq in wanted.intersection(
-            range(first_seq, first_seq + count))})
+    lengths = first_quotes - layout.starts - 2
+    seqs = np.arange(first_seq, first_seq + count, dtype=np.int64)
+    if (lengths != np.searchsorted(_POWERS_OF_TEN, seqs, side="right") + 1).any():
+        return None  # a number written with a leading zero, or not consecutive
+    positions = (np.repeat(layout.starts + 1 - (np.cumsum(lengths) - lengths), lengths)
+                 + np.arange(int(lengths.sum())))
+    expected = (b"%d" * count) % tuple(range(first_seq, first_seq + count))
+    return first_seq if layout.bytes[positions].tobytes() == expected else None
 
 
-def _matches_marked(selection: EventSelection, entity_type: bytes, entity_id: bytes, after: bytes,
-                    occurred_at: bytes) -> bool:
-    """``selection.matches`` for the string tokens of a marked line; the after values are
-    decoded only for alerts, the one kind of event they can decide for."""
-    kind = _unmarked(entity_type)
-    return selection.matches(kind, _unmarked(entity_id),
-                             _unmarked(after) if kind == ALERT_ENTITY_TYPE else "",
-                             _unmarked(occurred_at))
+def _selected_lines(selection: EventSelection, layout: _LineLayout,
+                    quotes: np.ndarray) -> np.ndarray:
+    """``selection.matches`` for each line of a vouched block. The fields it looks at are
+    compared as bytes for all lines at once; a line whose text is needed (an alert, whose
+    values may name a model; a compared field with an escape; a time of another length than
+    the first line's) is parsed and decided on its own."""
+    data, count = layout.bytes, len(quotes)
 
+    def utf8(text: str) -> bytes:
+        """As the fields are written; a lone surrogate (a manifest may hold one) matches none
+        of them, and sorts where its code point does."""
+        return text.encode("utf-8", "surrogatepass")
 
-def _unmarked(token: bytes) -> str:
-    """A string token of a marked block as the text it stands for."""
-    if b"\\" not in token and _BACKSLASH_MARK not in token and _QUOTE_MARK not in token:
-        return token.decode()
-    return json.loads(b'"' + _mark_undone(token) + b'"')
+    def field(index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where the text of the string field ``index`` (1 for occurred_at) starts and ends."""
+        return quotes[:, 2 * index - 2] + 1, quotes[:, 2 * index - 1]
+
+    def starting_with(starts: np.ndarray, prefix: bytes) -> np.ndarray:
+        found = np.zeros(count, bool)
+        if len(prefix) <= len(data):
+            fits = starts + len(prefix) <= len(data)
+            found[fits] = (sliding_window_view(data, len(prefix))[starts[fits]]
+                           == np.frombuffer(prefix, np.uint8)).all(axis=1)
+        return found
+
+    occurred, kind, entity = field(1), field(5), field(6)
+    by_text = starting_with(kind[0], utf8(f'{ALERT_ENTITY_TYPE}"'))
+    for start, end in (occurred, kind, entity):
+        by_text |= (np.searchsorted(layout.escapes, start)
+                    != np.searchsorted(layout.escapes, end))
+    selected = np.ones(count, bool)
+    if selection.models:
+        ours = np.zeros(count, bool)
+        for model in selection.models:
+            ours |= starting_with(entity[0], utf8(f'{model}"'))
+            ours |= starting_with(entity[0], utf8(f"{model}/"))
+        selected &= ours
+    bounds = [bound for bound in (selection.occurred_from, selection.occurred_before)
+              if bound is not None]
+    if bounds:
+        lengths = occurred[1] - occurred[0]
+        width = int(lengths[0])
+        if width == 0 or any(character < " " for bound in bounds for character in bound):
+            by_text[:] = True  # NUL-padded byte strings would not compare as texts do
+        else:
+            by_text |= lengths != width
+            # A time of the first line's width always fits; any other is decided by its text.
+            times = (sliding_window_view(data, width)[np.minimum(occurred[0], len(data) - width)]
+                     .copy().view(f"S{width}")[:, 0])
+            if selection.occurred_from is not None:
+                selected &= times >= utf8(selection.occurred_from)
+            if selection.occurred_before is not None:
+                selected &= times < utf8(selection.occurred_before)
+    block, starts, ends = layout.block, layout.starts, layout.ends
+    for line in np.flatnonzero(by_text).tolist():
+        selected[line] = selection.matches_row(json.loads(block[starts[line]:ends[line]]))
+    return selected
 
 
 def _is_event_row(row: Any) -> bool:

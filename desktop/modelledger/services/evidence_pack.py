@@ -5,31 +5,33 @@ What a pack holds and how each part is checked is written down in ``core.evidenc
 reads the workspace and the zip files. Verifying needs nothing but the pack: no workspace, no
 network, and nothing of the pack is extracted to disk.
 
-A million events make a pack of about 160 MB (360 MB of events.jsonl, 330 MB of events.csv,
-deflated); benchmarks/audit_bench.py measures exporting and verifying one. Both are long, so they
-report progress through ``progress(done, total, text)``, which may raise to cancel: a
-half-written pack is then removed and nothing is audited. Work that lets go of the GIL (zlib,
-hashlib) runs on helper threads; checking the events is pure Python and can be spread over
-worker processes (``verify_pack(processes=...)``).
+A million events make a pack of about 670 MB (335 MB of events.jsonl, 334 MB of events.csv,
+kept uncompressed); benchmarks/audit_bench.py measures exporting and verifying one. Both are
+long, so they report progress through ``progress(done, total, text)``, which may raise to
+cancel: a half-written pack is then removed and nothing is audited. Verifying hashes every
+file on one helper thread (hashlib lets go of the GIL) while this one checks the events; that
+costs a SHA-256 call per event from Python, so a big pack's events can be shared with worker
+processes (``verify_pack(processes=...)``), each reading its own stretches of the pack.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
-import queue
 import shutil
 import socket
+import struct
 import tempfile
 import threading
 import zipfile
 import zlib
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -55,6 +57,7 @@ from modelledger.core.evidence import (
     RESERVED_NAMES,
     SIGNATURE_FILE,
     ChainSegmentChecker,
+    CsvDigest,
     EventSelection,
     ManifestReader,
     PackFile,
@@ -70,7 +73,8 @@ from modelledger.core.evidence import (
     registration_seqs,
     selected_csv,
     signature_document,
-    vouch_for_block,
+    vouch_for_range,
+    vouched_blocks,
 )
 from modelledger.services.atomic_files import write_atomically
 from modelledger.services.events import ChangeBus
@@ -89,18 +93,23 @@ from modelledger.storage.schema import HEAD_REVISION
 Progress = Callable[[int, int, str], None]
 
 EVENTS_PER_READ = 5_000
-READ_BLOCK_BYTES = 256 << 10  # a block and its copies stay in the processor caches
+# Checking a block of events costs a few dozen numpy calls whatever its size; at a megabyte
+# they are spread thin, and the block and its copies still stay in the processor caches.
+READ_BLOCK_BYTES = 1 << 20
 # The manifest, the signature and the keys are small; a bigger one is not a pack of ours.
 MAX_SMALL_FILE_BYTES = 16 << 20
-# Level 1 deflate: audit text still shrinks about sixfold, at several times the speed of the
-# default level (benchmarks/audit_bench.py).
-COMPRESSION = zipfile.ZIP_DEFLATED
-COMPRESS_LEVEL = 1
+# Kept uncompressed: verifying processes then read their own stretches of events.jsonl
+# straight from the pack, and neither export nor verify spends seconds in zlib. Deflated
+# (level 1), a pack is about a quarter of the size (README, "Decisions and measurements").
+COMPRESSION = zipfile.ZIP_STORED
 PACK_ENTITY_TYPE = "evidence_pack"
 # Below this size of events.jsonl (about 180,000 events) starting worker processes costs more
 # than it saves.
 PARALLEL_FROM_BYTES = 64 << 20
 MAX_CHECK_PROCESSES = 4
+# Stretches of events.jsonl per checking process: results come back, and progress moves, a
+# stretch at a time.
+STRETCHES_PER_PROCESS = 4
 _NO_FILES: Mapping[str, bytes] = MappingProxyType({})
 
 
@@ -181,7 +190,7 @@ def build_evidence_pack(database: Database, actor: Actor, selection: EventSelect
     written: dict[str, Any] = {}
 
     def write(handle: IO[bytes]) -> None:
-        with zipfile.ZipFile(handle, "w", COMPRESSION, compresslevel=COMPRESS_LEVEL) as archive:
+        with zipfile.ZipFile(handle, "w", COMPRESSION) as archive:
             files: dict[str, dict[str, Any]] = {}
             chain = _write_events(database, archive, selection, seq_range, out_path.parent,
                                   files, report)
@@ -256,8 +265,8 @@ def _write_events(database: Database, archive: zipfile.ZipFile, selection: Event
     """Stream the segment into events.jsonl, and the selected events into events.csv (kept in
     a spool file meanwhile: a zip is written one member at a time).
 
-    A second thread deflates and hashes each block of events.jsonl while this one reads and
-    encodes the next (zlib and hashlib let go of the GIL).
+    A second thread hashes and writes each batch (hashlib, the zip's CRC-32 and file writes let
+    go of the GIL) while this one reads and encodes the next.
     """
     first_seq, last_seq = seq_range
     chain: dict[str, Any] = {"file": CHAIN_FILE, "fields": list(EVENT_FIELDS),
@@ -271,11 +280,11 @@ def _write_events(database: Database, archive: zipfile.ZipFile, selection: Event
             writing = None
             for rows in _segment_batches(database, seq_range):
                 block = event_block(rows)
-                if writing is not None:
-                    writing.result()  # one block in flight: memory stays bounded
-                writing = writer.submit(chain_file.write, block)
                 selected, selected_count = _selected_lines(block, rows, selection)
-                csv_file.write(csv_rows(selected) if selected else b"")
+                csv = csv_rows(selected) if selected else b""
+                if writing is not None:
+                    writing.result()  # one batch in flight: memory stays bounded
+                writing = writer.submit(_write_batch, chain_file, block, csv_file, csv)
                 if chain["event_count"] == 0:
                     chain.update(first_seq=rows[0][0], first_prev_hash=rows[0][10],
                                  first_hash=rows[0][11])
@@ -293,6 +302,12 @@ def _write_events(database: Database, archive: zipfile.ZipFile, selection: Event
             shutil.copyfileobj(spool, member, READ_BLOCK_BYTES)
         files[CSV_FILE] = csv_file.manifest_entry()
     return chain
+
+
+def _write_batch(chain_file: _HashingWriter, lines: bytes, csv_file: _HashingWriter,
+                 csv: bytes) -> None:
+    chain_file.write(lines)
+    csv_file.write(csv)
 
 
 def _selected_lines(block: bytes, rows: list[tuple],
@@ -378,7 +393,7 @@ def build_reply_pack(original_pack_path: Path, notes: str, reviewer_name: str,
     })
 
     def write(handle: IO[bytes]) -> None:
-        with zipfile.ZipFile(handle, "w", COMPRESSION, compresslevel=COMPRESS_LEVEL) as archive:
+        with zipfile.ZipFile(handle, "w", COMPRESSION) as archive:
             _add_file(archive, NOTES_FILE, notes_bytes, files)
             _sign_into(archive, manifest, key)
 
@@ -396,7 +411,7 @@ def verify_pack(path: Path, *, processes: int = 1,
 
     Problems with the pack's content are in the result; a file that is no pack at all (not a
     zip, no manifest, another format) raises InvalidInputError. With ``processes`` above one,
-    a big pack's events are checked in that many spawned processes (see
+    a big pack's events are checked in that many processes, this one and spawned ones (see
     ``available_processors``); only a program whose main module is guarded by
     ``if __name__ == "__main__"`` may ask for that, as spawned processes import it again.
     """
@@ -470,7 +485,7 @@ def _verify(path: Path, archive: zipfile.ZipFile, processes: int,
         result.update(
             key_status="the reviewer's own key (a reply is not checked against workspace keys)",
             original_manifest_sha256=manifest.value("original.manifest_sha256", str))
-        found, file_problems = _hash_files(path, checked, threading.Event())
+        found, file_problems = _hash_files(path, archive, checked)
         result["files"] = tuple(found)
         problems += file_problems
     else:
@@ -497,22 +512,26 @@ def _verify_evidence(path: Path, archive: zipfile.ZipFile, manifest: ManifestRea
     key_entries, key_problems = read_signing_keys(keys_data)
     problems += [problem] if problem else key_problems
     selection = manifest.selection()
-    checker = ChainSegmentChecker(selection, manifest.chain_bounds(),
-                                  registration_seqs(key_entries))
-    others = {name: entry for name, entry in checked.items() if name != CHAIN_FILE}
     stop = threading.Event()
-    # Inflating and hashing run on two more threads while this one checks the chain: zlib and
-    # hashlib let go of the GIL while they work, so they cost this thread next to nothing.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pack-read") as pool:
-        hashing = pool.submit(_hash_files, path, others, stop)
-        chain_file, chain_problems = None, []
-        if CHAIN_FILE in checked:
-            chain_file, chain_problems = _check_chain(pool, path, checked[CHAIN_FILE], checker,
-                                                      processes, report, stop)
+    # Hashing lets go of the GIL, so on another processor it costs this thread next to nothing;
+    # the thread works on its own reads and is waited for only at the end (threads that handed
+    # blocks to each other lost more waiting for the GIL than they gained).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-hash") as hasher:
+        hashing = hasher.submit(_hash_files, path, archive, checked, stop)
+        try:
+            csv_comparison = _CsvComparison(path, archive, checked.get(CSV_FILE))
+            checker = ChainSegmentChecker(selection, manifest.chain_bounds(),
+                                          registration_seqs(key_entries),
+                                          on_csv_rows=csv_comparison.expect)
+            if CHAIN_FILE in checked:
+                _check_chain(path, archive, checked[CHAIN_FILE], checker, processes, report)
+            facts = checker.finish()
+            csv_as_made = csv_comparison.finish()
+        except BaseException:
+            stop.set()  # cancelled: the hashing stops at its next block
+            raise
         found, file_problems = hashing.result()
-    facts = checker.finish()
-    problems += chain_problems + file_problems + list(facts.problems)
-    found = sorted([*found, *([chain_file] if chain_file else [])], key=lambda f: f.name)
+    problems += file_problems + list(facts.problems)
     segment = (facts.first_seq, facts.last_seq) if facts.first_seq is not None else None
     known, key_problems = check_signing_keys(key_entries, facts.lines_by_seq, segment)
     problems += key_problems
@@ -520,9 +539,9 @@ def _verify_evidence(path: Path, archive: zipfile.ZipFile, manifest: ManifestRea
                   selected_count=facts.selected_count, first_seq=facts.first_seq,
                   last_seq=facts.last_seq, selection=selection)
     problems += _signer_problems(result, known)
-    csv_file = next((file for file in found if file.name == CSV_FILE), None)
     # Held against a broken chain, the CSV would only repeat what the chain's problems say.
-    if csv_file is not None and csv_file.sha256 != facts.csv_sha256 and not facts.problems:
+    if (not csv_as_made and not facts.problems
+            and any(file.name == CSV_FILE for file in found)):
         with archive.open(CHAIN_FILE) as chain, archive.open(CSV_FILE) as actual:
             problems += csv_differences(selected_csv(_blocks(chain), selection), _blocks(actual))
     return problems
@@ -547,28 +566,60 @@ def _signer_problems(result: dict[str, Any], known: Mapping[str, Any]) -> list[s
     return []
 
 
-def _check_chain(pool: ThreadPoolExecutor, path: Path, listed: tuple[str, int],
-                 checker: ChainSegmentChecker, processes: int, report: Progress,
-                 stop: threading.Event) -> tuple[PackFile, list[str]]:
-    """Feed events.jsonl to the chain checker while another thread inflates and hashes it."""
-    blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
-    reading = pool.submit(_hash_files, path, {CHAIN_FILE: listed}, stop, blocks)
-    try:
-        if processes > 1 and listed[1] >= PARALLEL_FROM_BYTES:
-            _check_in_processes(blocks, checker, processes, listed[1], report)
-        else:
-            done = 0
-            while (block := blocks.get()) is not None:
-                checker.feed(block)
-                done += len(block)
-                report(done, listed[1], "Checking the audit events")
-    except BaseException:
-        stop.set()  # cancelled: the readers stop at their next block
-        while blocks.get() is not None:
-            pass  # unblocks the reader, which ends with None
-        raise
-    found, problems = reading.result()
-    return (found[0] if found else PackFile(CHAIN_FILE, 0, "")), problems
+def _check_chain(path: Path, archive: zipfile.ZipFile, listed: tuple[str, int],
+                 checker: ChainSegmentChecker, processes: int, report: Progress) -> None:
+    """Check the events of events.jsonl. Kept uncompressed, it is read in stretches straight
+    from the pack, and when it is big, worker processes check some of the stretches, each
+    reading its own; deflated (as earlier versions wrote it), it is read through here."""
+    info = archive.getinfo(CHAIN_FILE)
+    data_start = _uncompressed_start(path, info)
+    if data_start is None:
+        done = 0
+        for block in _readable_blocks(path, archive, CHAIN_FILE, listed[1] + 1):
+            checker.feed(block)
+            done += len(block)
+            report(done, listed[1], "Checking the audit events")
+        return
+    processes = processes if listed[1] >= PARALLEL_FROM_BYTES else 1
+    count = processes * STRETCHES_PER_PROCESS
+    bounds = [info.file_size * index // count for index in range(count + 1)]
+    stretches = [(path, data_start, info.file_size, start, end, checker.selection,
+                  checker.wanted_seqs, READ_BLOCK_BYTES)
+                 for start, end in itertools.pairwise(bounds)]
+    ours = count // processes  # this process checks the first stretches, workers the others
+    # Spawned, never forked: this process has threads (in the window, Qt's).
+    with (ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("spawn"))
+          if processes > 1 else nullcontext() as workers,
+          path.open("rb") as pack):
+        try:
+            theirs = ([workers.submit(vouch_for_range, *stretch) for stretch in stretches[ours:]]
+                      if workers is not None else [])
+            blocks = itertools.chain.from_iterable(itertools.chain(
+                (vouched_blocks(*stretch) for stretch in stretches[:ours]),
+                (vouching.result() for vouching in theirs)))
+            for offset, length, facts in blocks:
+                if not checker.accept(facts):
+                    pack.seek(data_start + offset)
+                    checker.feed(pack.read(length))
+                report(offset + length, info.file_size, "Checking the audit events")
+        except BaseException:
+            if workers is not None:
+                workers.shutdown(cancel_futures=True)
+            raise
+
+
+def _uncompressed_start(path: Path, info: zipfile.ZipInfo) -> int | None:
+    """Where a member's bytes begin in the zip file, if it is kept uncompressed and unencrypted
+    (after its local header: APPNOTE 4.3.7); None otherwise."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        return None
+    with path.open("rb") as file:
+        file.seek(info.header_offset)
+        header = file.read(zipfile.sizeFileHeader)
+    if len(header) != zipfile.sizeFileHeader or not header.startswith(zipfile.stringFileHeader):
+        return None
+    name_length, extra_length = struct.unpack("<HH", header[-4:])
+    return info.header_offset + len(header) + name_length + extra_length
 
 
 def available_processors() -> int:
@@ -579,63 +630,86 @@ def available_processors() -> int:
     return min(MAX_CHECK_PROCESSES, available)
 
 
-def _check_in_processes(blocks: queue.Queue[bytes | None], checker: ChainSegmentChecker,
-                        processes: int, total: int, report: Progress) -> None:
-    """Vouch for blocks in worker processes, a few blocks ahead, and take what they found in
-    order (links between blocks, and any block they could not vouch for, are checked here)."""
-    in_flight: deque[tuple[bytes, Future]] = deque()
-    done = 0
-    # Spawned, never forked: this process has threads (and in the window, Qt's).
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as workers:
-        try:
-            while True:
-                block = blocks.get()
-                if block is not None and (lines := checker.whole_lines(block)):
-                    in_flight.append((lines, workers.submit(
-                        vouch_for_block, lines, checker.selection, checker.wanted_seqs)))
-                while in_flight and (block is None or len(in_flight) > 2 * processes):
-                    lines, vouching = in_flight.popleft()
-                    checker.take(lines, vouching.result())
-                    done += len(lines)
-                    report(done, total, "Checking the audit events")
-                if block is None:
-                    return
-        except BaseException:
-            workers.shutdown(cancel_futures=True)
-            raise
-
-
-def _hash_files(path: Path, files: Mapping[str, tuple[str, int]], stop: threading.Event,
-                blocks: queue.Queue[bytes | None] | None = None,
-                ) -> tuple[list[PackFile], list[str]]:
+def _hash_files(path: Path, archive: zipfile.ZipFile, files: Mapping[str, tuple[str, int]],
+                stop: threading.Event | None = None) -> tuple[list[PackFile], list[str]]:
     """Hash each file (reading no more than one byte past its listed size) and compare it with
-    the manifest; with ``blocks``, also hand each block on, and None at the end."""
+    the manifest, until ``stop`` is set."""
     found, problems = [], []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for name, listed in files.items():
-                digest, size = hashlib.sha256(), 0
-                try:
-                    with archive.open(name) as member:
-                        for block in _blocks(member, limit=listed[1] + 1):
-                            if stop.is_set():
-                                return found, problems
-                            digest.update(block)
-                            size += len(block)
-                            if blocks is not None:
-                                blocks.put(block)
-                except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-                    problems.append(f"{name} cannot be read from the zip ({exc}): the pack is "
-                                    "damaged")
-                    continue
-                file = PackFile(name, size, digest.hexdigest())
-                found.append(file)
-                problems += _compare_with_manifest(file, listed)
-    finally:
-        if blocks is not None:
-            blocks.put(None)
+    for name, listed in files.items():
+        digest, size = hashlib.sha256(), 0
+        try:
+            for block in _member_blocks(path, archive, name, listed[1] + 1):
+                if stop is not None and stop.is_set():
+                    return found, problems
+                digest.update(block)
+                size += len(block)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            problems.append(f"{name} cannot be read from the zip ({exc}): the pack is damaged")
+            continue
+        file = PackFile(name, size, digest.hexdigest())
+        found.append(file)
+        problems += _compare_with_manifest(file, listed)
     return found, problems
+
+
+class _CsvComparison:
+    """Holds events.csv to the CSV its events make, whose rows the chain checker hands on
+    (``expect``) as it goes. (Its hash against the manifest is taken with the other files'.)"""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile,
+                 listed: tuple[str, int] | None) -> None:
+        self._blocks = (_readable_blocks(path, archive, CSV_FILE, listed[1] + 1)
+                        if listed is not None else iter(()))
+        self._unread = b""  # read, not yet held to the rows
+        self._as_made = True
+
+    def expect(self, rows: bytes | CsvDigest) -> None:
+        """The next bytes of events.csv must be ``rows``, or have their size and SHA-256."""
+        size = rows.size if isinstance(rows, CsvDigest) else len(rows)
+        digest = hashlib.sha256()
+        done = 0
+        while self._as_made and done < size:
+            self._unread = self._unread or next(self._blocks, b"")
+            taken = min(len(self._unread), size - done)
+            part, self._unread = self._unread[:taken], self._unread[taken:]
+            if isinstance(rows, CsvDigest):
+                digest.update(part)
+            # Nothing left to take: the file ends too soon.
+            self._as_made = taken > 0 and (isinstance(rows, CsvDigest)
+                                           or part == rows[done:done + taken])
+            done += taken
+        if isinstance(rows, CsvDigest) and self._as_made:
+            self._as_made = digest.digest() == rows.sha256
+
+    def finish(self) -> bool:
+        """Whether events.csv is the CSV its events make: no more, no less."""
+        return self._as_made and not self._unread and not next(self._blocks, b"")
+
+
+def _readable_blocks(path: Path, archive: zipfile.ZipFile, name: str,
+                     limit: int) -> Iterator[bytes]:
+    """``_member_blocks`` up to the first that cannot be read (hashing the file names that
+    problem)."""
+    try:
+        yield from _member_blocks(path, archive, name, limit)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
+        return
+
+
+def _member_blocks(path: Path, archive: zipfile.ZipFile, name: str,
+                   limit: int) -> Iterator[bytes]:
+    """A member's bytes in blocks, no more than ``limit`` of them. One kept uncompressed is read
+    straight from the file: the zip's CRC-32 of it would only repeat, slower, what its SHA-256
+    against the manifest tells."""
+    info = archive.getinfo(name)
+    start = _uncompressed_start(path, info)
+    if start is None:
+        with archive.open(info) as member:
+            yield from _blocks(member, limit)
+        return
+    with path.open("rb") as file:
+        file.seek(start)
+        yield from _blocks(file, min(limit, info.file_size))
 
 
 def _compare_with_manifest(file: PackFile, listed: tuple[str, int]) -> list[str]:
