@@ -101,14 +101,14 @@ def _start_qt():
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from modelledger.paths import resources_folder
+    from modelledger.paths import APP_NAME, resources_folder
     from modelledger.ui.errors import install_crash_handler
 
     if sys.stderr is not None:  # a windowed Windows executable has no stderr at all
         faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
     app = QApplication.instance() or QApplication(sys.argv)
-    app.setApplicationName("ModelLedger")
-    app.setOrganizationName("ModelLedger")
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
     app.setWindowIcon(QIcon(str(resources_folder() / "icons" / "modelledger.svg")))
     install_crash_handler()
     if sys.platform == "darwin":

@@ -30,32 +30,27 @@ LOG_DIR_ENV = "MODELLEDGER_LOG_DIR"
 
 def config_folder() -> Path:
     """Settings and the user's private signing keys."""
-    configured = os.environ.get(CONFIG_DIR_ENV)
-    if configured:
-        return Path(configured)
-    from platformdirs import user_config_path
-
-    return user_config_path(APP_NAME, appauthor=False)
+    return _user_folder(CONFIG_DIR_ENV, "user_config_path")
 
 
 def data_folder() -> Path:
     """The demo workspace and the artifact folder of server workspaces."""
-    configured = os.environ.get(DATA_DIR_ENV)
-    if configured:
-        return Path(configured)
-    from platformdirs import user_data_path
-
-    return user_data_path(APP_NAME, appauthor=False)
+    return _user_folder(DATA_DIR_ENV, "user_data_path")
 
 
 def log_folder() -> Path:
     """The application's rotating log files."""
-    configured = os.environ.get(LOG_DIR_ENV)
+    return _user_folder(LOG_DIR_ENV, "user_log_path")
+
+
+def _user_folder(variable: str, platform_default: str) -> Path:
+    """$``variable`` when it is set, else platformdirs' ``platform_default`` for the app."""
+    configured = os.environ.get(variable)
     if configured:
         return Path(configured)
-    from platformdirs import user_log_path
+    import platformdirs
 
-    return user_log_path(APP_NAME, appauthor=False)
+    return getattr(platformdirs, platform_default)(APP_NAME, appauthor=False)
 
 
 def resources_folder() -> Path:
