@@ -38,6 +38,9 @@ if not os.environ.get("DISPLAY"):  # under Xvfb or on a desktop, the real displa
 import numpy as np
 
 from modelledger.core.downsample import lttb_indices, min_max_indices
+from modelledger.ui.gui_thread import paint_on_gui_thread_only
+
+paint_on_gui_thread_only()  # as the application does, before its QApplication exists
 
 WIDTH, HEIGHT, POINTS, FEATURES, RUNS, REPEATS = 1200, 400, 1_000_000, 50, 1_000, 7
 

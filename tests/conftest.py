@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from modelledger.services.workspace import Workspace
+from modelledger.ui.gui_thread import paint_on_gui_thread_only
+
+paint_on_gui_thread_only()  # Qt as the application sets it up, before pytest-qt's QApplication
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

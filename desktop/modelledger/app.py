@@ -103,9 +103,11 @@ def _start_qt():
 
     from modelledger.paths import APP_NAME, resources_folder
     from modelledger.ui.errors import install_crash_handler
+    from modelledger.ui.gui_thread import paint_on_gui_thread_only
 
     if sys.stderr is not None:  # a windowed Windows executable has no stderr at all
         faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
+    paint_on_gui_thread_only()
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
+import os
 import socket
+import sys
 import threading
 import weakref
 from collections import deque
@@ -31,6 +33,15 @@ from typing import Any
 from PySide6.QtCore import QSocketNotifier, QTimer
 
 log = logging.getLogger(__name__)
+
+
+def paint_on_gui_thread_only() -> None:
+    """Call before the QApplication exists. Qt's raster engine otherwise hands parts of large
+    fills and image conversions to a pool of threads and waits for them all; with two cores
+    and a monitor run or a chart load busy in the background, that wait made the longest
+    repaints of the health page. The variable is Qt's own (read when the pool is first used);
+    one set by the user wins."""
+    os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
 
 
 class GuiInbox:
@@ -120,6 +131,47 @@ COLLECTION_CHECK_MILLISECONDS = 100
 _collection_timer: QTimer | None = None
 
 
+class _FullCollectionPacing:
+    """When a full collection is due, and what it need not scan again.
+
+    CPython's own rule, which a timer has to keep itself: besides the oldest generation's
+    threshold, a full collection waits until the objects that reached the oldest generation
+    since the last one are a quarter of those that survived it. Without the rule a full
+    collection ran every ~85,000 net allocations (11 x 11 x 700), however large the heap.
+
+    Modules, classes and functions live as long as the application, yet a full collection
+    scanned them all every time: 165-200 ms with pandas and scikit-learn loaded, which fell
+    inside a health page's opening now and then (benchmarks/chart_bench.py). So what
+    survives a full collection is frozen out of the collector whenever new modules have been
+    imported since the last freeze. A frozen object that later becomes garbage in a cycle is
+    never collected; freezes happen only as often as imports do, so that stays bounded."""
+
+    def __init__(self) -> None:
+        self.survivors_of_last = 0  # objects in the oldest generation after the last full one
+        self.promoted_since = 0
+        self.modules_at_last_freeze = 0
+
+    def due(self) -> bool:
+        return self.promoted_since > self.survivors_of_last // 4
+
+    def collect_young(self, generation: int) -> None:
+        before = sum(len(gc.get_objects(young)) for young in range(generation + 1))
+        unreachable = gc.collect(generation)
+        if generation == 1:  # the survivors of generation 1 move to the oldest
+            self.promoted_since += max(0, before - unreachable)
+
+    def collect_full(self) -> None:
+        gc.collect(2)
+        if len(sys.modules) != self.modules_at_last_freeze:
+            gc.freeze()
+            self.modules_at_last_freeze = len(sys.modules)
+        self.survivors_of_last = len(gc.get_objects(2))
+        self.promoted_since = 0
+
+
+_pacing = _FullCollectionPacing()
+
+
 def collect_garbage_on_gui_thread() -> None:
     """Turn automatic cycle collection off and collect from a GUI-thread timer instead, as
     often as Python would. Call from the GUI thread; later calls do nothing."""
@@ -127,6 +179,7 @@ def collect_garbage_on_gui_thread() -> None:
     if _collection_timer is not None:
         return
     gc.disable()
+    _pacing.collect_full()
     _collection_timer = QTimer()
     _collection_timer.setInterval(COLLECTION_CHECK_MILLISECONDS)
     _collection_timer.timeout.connect(_collect_if_due)
@@ -136,9 +189,9 @@ def collect_garbage_on_gui_thread() -> None:
 def _collect_if_due() -> None:
     young, middle, old = gc.get_count()
     young_limit, middle_limit, old_limit = gc.get_threshold()
-    if old > old_limit:
-        gc.collect(2)
+    if old > old_limit and _pacing.due():
+        _pacing.collect_full()
     elif middle > middle_limit:
-        gc.collect(1)
+        _pacing.collect_young(1)
     elif young > young_limit:
-        gc.collect(0)
+        _pacing.collect_young(0)
