@@ -147,6 +147,8 @@ class ModelDetailView(QWidget):
         session.changed.connect(self.reload)
         back = QShortcut(QKeySequence("Alt+Left"), self)
         back.activated.connect(self.back_requested)
+        # Importing them took the GUI thread 300-400 ms when the first Health tab opened.
+        session.work.read("Preparing the health charts", _import_health_charts, quiet=True)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -689,3 +691,8 @@ def version_details_html(version: ModelVersion) -> str:
     ]
     return "".join(parts)
 
+
+def _import_health_charts(_control) -> None:
+    """On a worker: the chart modules (pyqtgraph, numpy) define classes and import; they make
+    no Qt objects that would belong to this thread."""
+    import modelledger.ui.model_health  # noqa: F401

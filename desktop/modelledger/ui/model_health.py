@@ -65,11 +65,11 @@ class ChartPanel(QFrame):
 
     export_requested = Signal(str)  # "png" or "svg"
 
-    def __init__(self, title: str, chart: QWidget, name: str) -> None:
+    def __init__(self, title: str, name: str) -> None:
         super().__init__()
         self.setObjectName(name)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.chart = chart
+        self.chart: ThemedPlot | None = None  # see set_chart
         self.title_label = QLabel(f"<b>{html.escape(title)}</b>")
         self.controls = QHBoxLayout()
         self.controls.setSpacing(6)
@@ -94,8 +94,12 @@ class ChartPanel(QFrame):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(4)
         layout.addLayout(header)
-        layout.addWidget(chart, 1)
         layout.addWidget(self.note)
+
+    def set_chart(self, chart: ThemedPlot) -> None:
+        """The chart goes between the header and the note."""
+        self.chart = chart
+        self.layout().insertWidget(1, chart, 1)
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
@@ -103,6 +107,7 @@ class ChartPanel(QFrame):
 
 
 class ModelHealthView(QWidget):
+    charts_built = Signal()  # every chart exists (they are built one per turn of the loop)
     health_loaded = Signal()  # a monitor's history arrived and the charts show it
     distribution_loaded = Signal()
     run_dialog_opened = Signal(object)  # the RunDialog
@@ -119,6 +124,7 @@ class ModelHealthView(QWidget):
         self._syncing_range = False
         self._draw_steps: list[DrawStep] = []  # still to do, in order
         self._awaited_chart: ThemedPlot | None = None  # the next step waits for its paint
+        self._health_before_charts: MonitorHealth | None = None  # arrived before the charts
         self._build()
         session.changed.connect(self._on_session_changed)
 
@@ -164,57 +170,44 @@ class ModelHealthView(QWidget):
         self.hover_label.setToolTip("What the pointer is over. Wheel: zoom in time, drag: pan, "
                                     "click a point: open its run.")
 
-        self.metric_chart = TimeSeriesChart()
         self.metric_combo = QComboBox()
         self.metric_combo.setMinimumContentsLength(22)
         self.metric_combo.currentIndexChanged.connect(self._draw_metric)
-        self.metric_panel = ChartPanel("Metric over time", self.metric_chart, "metricPanel")
+        self.metric_panel = ChartPanel("Metric over time", "metricPanel")
         self.metric_panel.controls.addWidget(self.metric_combo)
 
-        self.heatmap_chart = HeatmapChart()
         self.measure_combo = QComboBox()
         for metric, label in DRIFT_MEASURES.items():
             self.measure_combo.addItem(label, metric)
         self.measure_combo.currentIndexChanged.connect(self._draw_heatmap)
-        self.heatmap_panel = ChartPanel("Drift by feature and run", self.heatmap_chart,
-                                        "heatmapPanel")
+        self.heatmap_panel = ChartPanel("Drift by feature and run", "heatmapPanel")
         self.heatmap_panel.controls.addWidget(self.measure_combo)
-        self.heatmap_chart.cell_clicked.connect(self._on_heatmap_chart_cell_clicked)
 
-        self.distribution_chart = DistributionChart()
         self.feature_combo = QComboBox()
         self.feature_combo.setMinimumContentsLength(14)
         self.feature_combo.currentIndexChanged.connect(self._on_feature_combo_changed)
-        self.distribution_panel = ChartPanel("Reference vs current", self.distribution_chart,
-                                             "distributionPanel")
+        self.distribution_panel = ChartPanel("Reference vs current", "distributionPanel")
         self.distribution_panel.controls.addWidget(self.feature_combo)
         self._distribution_run_id: int | None = None
 
-        self.performance_chart = PerformanceChart()
         self.performance_panel = ChartPanel("Performance and labelled rows",
-                                            self.performance_chart, "performancePanel")
+                                            "performancePanel")
 
-        self.kpi_chart = TimeSeriesChart()
         self.kpi_combo = QComboBox()
         self.kpi_combo.setMinimumContentsLength(16)
         self.kpi_combo.currentIndexChanged.connect(self._draw_kpi)
-        self.kpi_panel = ChartPanel("KPI against target", self.kpi_chart, "kpiPanel")
+        self.kpi_panel = ChartPanel("KPI against target", "kpiPanel")
         self.kpi_panel.controls.addWidget(self.kpi_combo)
-
-        # The time charts pan and zoom together (the same period, not pyqtgraph's setXLink,
-        # which lines up screen positions, and the charts' axes differ in width); the first
-        # one drives the period controls.
-        self.time_charts = (self.metric_chart, self.kpi_chart, self.performance_chart)
-        for chart in self.time_charts:
-            chart.sigXRangeChanged.connect(
-                lambda _view, _range, chart=chart: self._on_time_chart_range_changed(chart))
         self._syncing_charts = False
-        for chart in (self.metric_chart, self.kpi_chart):
-            chart.hovered.connect(self._on_chart_hovered)
-        self.heatmap_chart.hovered.connect(self._on_chart_hovered)
-        for chart in (self.metric_chart, self.kpi_chart, self.performance_chart,
-                      self.heatmap_chart):
-            chart.run_clicked.connect(self.open_run)
+        # A chart takes 15-20 ms to build (pyqtgraph makes its axes, view and menus): the five
+        # together held the GUI thread ~100 ms, so they are built one per turn of the loop.
+        self._chart_builds = [
+            (self.metric_panel, TimeSeriesChart), (self.kpi_panel, TimeSeriesChart),
+            (self.heatmap_panel, HeatmapChart), (self.distribution_panel, DistributionChart),
+            (self.performance_panel, PerformanceChart)]
+        self._build_timer = QTimer(self, singleShot=True, interval=0)
+        self._build_timer.timeout.connect(self._build_next_chart)
+        self._build_timer.start()
         self.panel_figures: dict[ChartPanel, Callable] = {
             self.metric_panel: self._metric_figure, self.heatmap_panel: self._heatmap_figure,
             self.distribution_panel: self._distribution_figure,
@@ -227,8 +220,6 @@ class ModelHealthView(QWidget):
             policy = panel.sizePolicy()
             policy.setRetainSizeWhenHidden(True)
             panel.setSizePolicy(policy)
-            panel.chart.painted.connect(
-                lambda chart=panel.chart: self._on_chart_painted(chart))
         # A timer object, not QTimer.singleShot(0, ...): Qt runs those posted calls two at a
         # time, and a timer lets input and other timers in before each step.
         self._draw_timer = QTimer(self, singleShot=True, interval=0)
@@ -262,6 +253,42 @@ class ModelHealthView(QWidget):
         layout.addWidget(self.empty_label, 1)
         layout.addWidget(self.hover_label)
         self._show_empty("Loading…")
+
+    def _build_next_chart(self) -> None:
+        panel, kind = self._chart_builds.pop(0)
+        chart = kind()
+        panel.set_chart(chart)
+        chart.painted.connect(lambda: self._on_chart_painted(chart))
+        if self._chart_builds:
+            self._build_timer.start()
+        else:
+            self._on_charts_built()
+
+    def _on_charts_built(self) -> None:
+        self.metric_chart, self.kpi_chart, self.heatmap_chart, self.distribution_chart, \
+            self.performance_chart = (panel.chart for panel in (
+                self.metric_panel, self.kpi_panel, self.heatmap_panel, self.distribution_panel,
+                self.performance_panel))
+        self.heatmap_chart.cell_clicked.connect(self._on_heatmap_chart_cell_clicked)
+        for chart in (self.metric_chart, self.kpi_chart, self.heatmap_chart):
+            chart.hovered.connect(self._on_chart_hovered)
+        for chart in (self.metric_chart, self.kpi_chart, self.performance_chart,
+                      self.heatmap_chart):
+            chart.run_clicked.connect(self.open_run)
+        # The time charts pan and zoom together (the same period, not pyqtgraph's setXLink,
+        # which lines up screen positions, and the charts' axes differ in width); the first
+        # one drives the period controls.
+        self.time_charts = (self.metric_chart, self.kpi_chart, self.performance_chart)
+        for chart in self.time_charts:
+            chart.sigXRangeChanged.connect(
+                lambda _view, _range, chart=chart: self._on_time_chart_range_changed(chart))
+        self.charts_built.emit()
+        if self._health_before_charts is not None:
+            health, self._health_before_charts = self._health_before_charts, None
+            self._on_health_loaded(health)
+
+    def charts_ready(self) -> bool:
+        return not self._chart_builds
 
     def _arrange(self, empty: frozenset[ChartPanel] = frozenset()) -> None:
         """Two charts a row; a chart whose partner has nothing to show takes the whole row."""
@@ -341,6 +368,9 @@ class ModelHealthView(QWidget):
 
     def _on_health_loaded(self, health: MonitorHealth) -> None:
         if health.monitor.id != self.selected_monitor_id():
+            return
+        if not self.charts_ready():  # drawn when the last chart is built
+            self._health_before_charts = health
             return
         first = self.health is None
         self.health = health
@@ -592,7 +622,7 @@ class ModelHealthView(QWidget):
             self._on_time_chart_range_changed(self.metric_chart)
 
     def _on_date_edit_changed(self) -> None:
-        if self._syncing_range:
+        if self._syncing_range or self.health is None:  # a period needs runs to show
             return
         start = QDateTime(self.from_edit.date(), QTime(0, 0)).toSecsSinceEpoch()
         end = QDateTime(self.to_edit.date().addDays(1), QTime(0, 0)).toSecsSinceEpoch()
