@@ -12,6 +12,7 @@ from modelledger.core.errors import NotFoundError
 from modelledger.core.monitoring import Health, MonitorStatus, RunStatus, Threshold
 from modelledger.services.as_of import event_moment, model_as_of
 from modelledger.services.run_worker import compute_run
+from modelledger.services.workspace import Workspace
 from modelledger.storage import monitoring_repo as mrepo
 from tests.services.monitor_data import add_monitor, scored_frame, write_csv
 
@@ -22,17 +23,19 @@ LENIENT = {"drift.psi": Threshold(5.0, 9.0), "drift.distance": Threshold(5.0, 9.
 
 def run_in_process(workspace, monitor_id: int, *, finished_at: datetime | None = None):
     """One manual run computed in this process (no worker process), stored as finished now or
-    at ``finished_at``; returns the stored run."""
+    at ``finished_at`` (by the workspace on a clock stopped there); returns the stored run."""
+    if finished_at is not None:
+        workspace = Workspace(workspace.database, user=workspace.actor.user,
+                              artifact_root=workspace.artifacts.root, clock=lambda: finished_at)
+
     def claim(conn, audit, now):
-        slot = finished_at or now
-        return mrepo.claim_slot(conn, monitor_id, slot, "manual", "test", now)
+        return mrepo.claim_slot(conn, monitor_id, now, "manual", "test", now)
 
     claimed = workspace.monitoring.write(claim)
     job, version_id, _ = workspace.monitoring.prepare_job(claimed)
     outcome = compute_run(job, lambda percent, message: None)
     stored = workspace.monitoring.record_outcome(claimed, outcome, version_id=version_id,
-                                                 started_at=claimed.slot, retry_base_s=60,
-                                                 finished_at=finished_at)
+                                                 started_at=claimed.slot, retry_base_s=60)
     return workspace.monitoring.get_run(stored.run_id)[0]
 
 

@@ -420,3 +420,31 @@ def test_the_chain_of_all_these_events_verifies(ledger):
     report = ledger.workspace.audit.verify()
     assert report.intact, report.describe()
     assert report.events_checked == ledger.workspace.audit.head_seq()
+
+
+def test_a_write_happens_at_the_moment_of_its_workspace_s_clock(workspace):
+    """Rows and audit events of a write carry the clock's one moment; another user of the
+    workspace keeps its clock; without a clock a write happens at the real time."""
+    moment = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    past = Workspace(workspace.database, user="carol", artifact_root=workspace.artifacts.root,
+                     clock=lambda: moment)
+    past.registry.register_model("churn", reason="quarterly review")
+    past.as_user("bob").registry.add_version("churn", metrics={"auc": 0.8})
+    assert workspace.registry.get_model("churn").created_at == moment
+    assert workspace.registry.get_version("churn", 1).created_at == moment
+    (created,) = workspace.registry.stage_history("churn")
+    assert created.occurred_at == moment
+    events = workspace.audit.list_events()
+    # carol's and bob's first actions create them, in the same transactions.
+    assert [(e.actor, e.action) for e in reversed(events)] == [
+        ("carol", "user.created"), ("carol", "model.registered"), ("bob", "user.created"),
+        ("bob", "version.created")]
+    assert {e.occurred_at for e in events} == {"2026-03-01T09:30:00.000000Z"}
+
+    before = datetime.now(UTC)
+    workspace.registry.move_to_stage("churn", 1, Stage.STAGING, "validated offline")
+    after = datetime.now(UTC)
+    newest = workspace.audit.list_events(limit=2)
+    assert [e.action for e in newest] == ["stage.transition", "user.created"]  # alice's first
+    assert newest[0].occurred_at == newest[1].occurred_at  # one transaction, one moment
+    assert before <= datetime.fromisoformat(newest[0].occurred_at) <= after

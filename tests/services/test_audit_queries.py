@@ -112,17 +112,19 @@ def test_the_model_filter_is_exact_about_the_name_and_includes_its_alerts(worksp
 
 def test_a_date_range_keeps_the_events_inside_it(filled):
     events = {event.seq: event for event in filled.list_events()}
-    second, fourth = event_moment(events[2]), event_moment(events[4])
-    inside = filled.list_events(EventFilter(occurred_from=second, occurred_before=fourth))
-    assert [event.seq for event in inside] == [3, 2]
-    from_second = filled.list_events(EventFilter(occurred_from=second))
-    assert [event.seq for event in from_second] == sorted(
-        (seq for seq in events if seq >= 2), reverse=True)
-    assert filled.count_events(EventFilter(occurred_before=second)) == 1
+    # Events 1 and 2 (alice's arrival and her first action) are one write, so one moment.
+    assert event_moment(events[1]) == event_moment(events[2])
+    third, fifth = event_moment(events[3]), event_moment(events[5])
+    inside = filled.list_events(EventFilter(occurred_from=third, occurred_before=fifth))
+    assert [event.seq for event in inside] == [4, 3]
+    from_third = filled.list_events(EventFilter(occurred_from=third))
+    assert [event.seq for event in from_third] == sorted(
+        (seq for seq in events if seq >= 3), reverse=True)
+    assert filled.count_events(EventFilter(occurred_before=third)) == 2
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     assert filled.list_events(EventFilter(occurred_from=tomorrow)) == []
     with pytest.raises(InvalidInputError, match="start of the period"):
-        EventFilter(occurred_from=fourth, occurred_before=second)
+        EventFilter(occurred_from=fifth, occurred_before=third)
 
 
 def test_dates_paging_and_search_combine(filled):
@@ -226,8 +228,8 @@ def test_the_same_queries_on_postgresql(postgres_url, tmp_path):
         assert audit.count_events(EventFilter(model_name="credit-risk", version_number=1)) == 2
         events = {event.seq: event for event in audit.list_events()}
         assert [event.seq for event in audit.list_events(EventFilter(
-            occurred_from=event_moment(events[2]), occurred_before=event_moment(events[4])))] \
-            == [3, 2]
+            occurred_from=event_moment(events[3]), occurred_before=event_moment(events[5])))] \
+            == [4, 3]
         assert audit.count_events(EventFilter(model_name="credit-risk")) == 3
         assert audit.actors() == ["alice", "bob"]
     finally:

@@ -1,8 +1,11 @@
+from datetime import UTC, datetime, timedelta
+
 import pandas as pd
 
 from modelledger.core.domain import RequestStatus, Stage
 from modelledger.services.demo import DEMO_MODELS, create_demo_workspace
 from modelledger.services.workspace import Workspace
+from modelledger.storage import audit_log
 
 
 def test_demo_workspace_has_real_models_history_and_a_valid_chain(tmp_path):
@@ -62,3 +65,39 @@ def test_interrupted_demo_build_is_cleaned_up(tmp_path):
         assert ws.audit.verify().intact
     finally:
         ws.close()
+
+
+def test_the_demo_is_one_history_in_time_order(demo_workspace):
+    """The team starts about 100 days before the build; the first releases come before the
+    monitoring history, later lifecycle events between its runs, all before the build."""
+    events = demo_workspace.database.read(lambda conn: list(audit_log.iter_events(conn)))
+    moments = [datetime.fromisoformat(event.occurred_at) for event in events]
+    assert [event.seq for event in events] == list(range(1, len(events) + 1))
+    assert moments == sorted(moments)  # sequence order is time order
+    now = datetime.now(UTC)
+    assert moments[-1] <= now
+    assert timedelta(days=98) <= now - moments[0] <= timedelta(days=104)
+
+    def days_ago(action: str, entity_id: str) -> float:
+        (moment,) = [moment for event, moment in zip(events, moments, strict=True)
+                     if (event.action, event.entity_id) == (action, entity_id)]
+        return (now - moment) / timedelta(days=1)
+
+    runs = [(now - moment) / timedelta(days=1)
+            for event, moment in zip(events, moments, strict=True)
+            if event.action == "monitor.run_succeeded"]
+    first_run, last_run = max(runs), min(runs)
+    assert 89 <= first_run <= 91 and last_run <= 1.1
+    for model in ("breast-cancer-screening", "wine-cultivar", "diabetes-progression",
+                  "digits-recognizer", "vendor-credit-score"):
+        assert days_ago("stage.promotion", f"{model}/v1") > first_run
+    assert (days_ago("stage.promotion", "vendor-credit-score/v1")
+            > days_ago("monitor.created", "vendor-credit-score/daily drift and approvals")
+            > first_run)
+    assert 35 <= days_ago("stage.promotion", "breast-cancer-screening/v2") <= 42
+    assert 7 <= days_ago("promotion.requested",
+                         "breast-cancer-screening/v3/request-9") <= 14
+    promoted = days_ago("stage.promotion", "wine-cultivar/v2")
+    assert first_run > promoted > days_ago("stage.rollback", "wine-cultivar/v1") > last_run
+    assert first_run > days_ago("promotion.rejected",
+                                "diabetes-progression/v2/request-8") > last_run

@@ -15,6 +15,7 @@ from modelledger.services.governance_report import GovernanceReportService, Repo
 from modelledger.services.model_cards import ModelCardService
 from modelledger.services.run_worker import RunOutcome
 from modelledger.services.scheduler import MonitorScheduler
+from modelledger.services.workspace import Workspace
 from tests.services.pdf_pages import page_count, page_texts, rendered_pages
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -26,8 +27,6 @@ CHAPTERS = ("Summary", "Models", "Approvals and deployments", "Open findings", "
 def demo_report(demo_template, tmp_path_factory):
     """The whole demo's report, built once for the tests that only read it."""
     import shutil
-
-    from modelledger.services.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("report")
     shutil.copyfile(demo_template, folder / "demo.db")
@@ -123,7 +122,7 @@ def test_the_report_says_what_the_workspace_holds(demo_report):
     assert "gain within noise; residuals not checked by subgroup yet" in html
     # Findings: unclosed alerts, the pending request, the rejection, unmonitored models.
     assert "Alert #1: approval rate" in html
-    assert "Promotion request #3 of v3 awaits a decision" in html
+    assert "Promotion request #9 of v3 awaits a decision" in html
     assert "Promotion of v2 rejected by bob" in html
     assert "v1 is in production without any monitor (risk tier medium)." in html
     # Timeline: runs and rollbacks with their reasons.
@@ -163,10 +162,13 @@ def test_failed_and_missed_runs_are_findings(demo_workspace):
         claim = scheduler.claim_due_slot(monitor.id)
     finally:
         scheduler.shutdown()
-    demo_workspace.monitoring.record_outcome(
+    finished = Workspace(demo_workspace.database, user="alice",
+                         artifact_root=demo_workspace.artifacts.root,
+                         clock=lambda: clock + timedelta(seconds=5))
+    finished.monitoring.record_outcome(
         claim, RunOutcome(RunStatus.FAILED, None, "The data file applications.parquet is "
                           "missing.", "log"), version_id=None, started_at=clock,
-        retry_base_s=60, finished_at=clock + timedelta(seconds=5))
+        retry_base_s=60)
     html = GovernanceReportService(demo_workspace.database, demo_workspace.actor).build(
         ReportScope((CREDIT,)), now=NOW)["report.html"].decode("utf-8")
     missed = [runs[0].slot + timedelta(days=day) for day in (1, 2)]

@@ -12,6 +12,7 @@ from modelledger.core.monitoring import AlertStatus
 from modelledger.storage import monitoring_repo as mrepo
 
 CREDIT = "vendor-credit-score"
+SCREENING = "breast-cancer-screening"
 
 
 @pytest.fixture
@@ -98,3 +99,27 @@ def test_the_portfolio_has_health_alerts_and_a_trend_per_model(demo_workspace):
     assert credit.trend.values[-1] < 0.25 and credit.trend.values[0] > 0.35
     assert rows["breast-cancer-screening"].trend.label == "ROC AUC"
     assert rows["wine-cultivar"].trend is None  # not monitored
+
+
+def test_version_markers_sit_where_production_changed_in_the_run_history(demo_workspace):
+    """Screening: v1 was released before the first run, v2 between two weekly runs; each run
+    scored the version in production when it ran. The vendor score never changed version."""
+    monitor = demo_workspace.monitoring.list_monitors(model_name=SCREENING)[0]
+    health = demo_workspace.health.monitor_health(monitor.id)
+    runs = health.runs
+    assert [(m.version_number, m.kind) for m in health.markers] == [
+        (1, "promotion"), (2, "promotion")]
+    released, replaced = health.markers
+    assert released.time < runs[0].time < replaced.time < runs[-1].time
+    on_v1 = [run for run in runs if run.time < replaced.time]
+    on_v2 = [run for run in runs if run.time > replaced.time]
+    assert len(on_v1) >= 6 and len(on_v2) >= 4
+    assert {run.version_number for run in on_v1} == {1}
+    assert {run.version_number for run in on_v2} == {2}
+    assert replaced.label == "v2 in production"
+
+    credit = demo_workspace.health.monitor_health(
+        demo_workspace.monitoring.list_monitors(model_name=CREDIT)[0].id)
+    (approved,) = credit.markers
+    assert approved.time < credit.runs[0].time
+    assert {run.version_number for run in credit.runs} == {1}

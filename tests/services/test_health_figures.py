@@ -204,7 +204,21 @@ def test_kpi_of_the_demo_against_its_band(demo_workspace):
                                [(band.target - band.tolerance, axes.get_ylim()[1])])
     (alerts,) = by_gid(axes, "alerts", "collections")
     np.testing.assert_allclose(alerts.get_offsets()[:, 1], series.values[series.alert_indices])
-    assert len(by_gid(axes, "version marker")) == len(health.markers)
+    # The vendor score's only version was approved before monitoring began: no marker drawn.
+    (approved,) = health.markers
+    assert approved.time < series.times[0]
+    assert by_gid(axes, "version marker") == []
+
+
+def test_the_screening_chart_marks_where_v2_replaced_v1(demo_workspace):
+    health = monitor_health(demo_workspace, "breast-cancer-screening")
+    series = health.get("drift.share")
+    axes = series_figure(series, health.markers).axes[0]
+    (marker,) = by_gid(axes, "version marker")
+    replaced = health.markers[-1]
+    assert series.times[0] < replaced.time < series.times[-1]
+    assert marker.get_xdata()[0] == pytest.approx(dates([replaced.time])[0])
+    assert "v2 in production" in [text.get_text() for text in axes.texts]
 
 
 def test_performance_scores_errors_and_labelled_rows(demo_workspace):

@@ -10,9 +10,10 @@ from typing import Any
 from modelledger.core.audit_chain import ChainReport, verify_chain
 from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter
 from modelledger.services.events import ChangeBus, ChangeEvent
-from modelledger.services.unit_of_work import audited_write
+from modelledger.services.unit_of_work import Clock, audited_write
 from modelledger.storage import audit_log
 from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
 
 VERIFIED_ACTION = "audit.verified"
 # Joins the names of nested fields: metric names hold dots ("drift.psi"), so a dot would not
@@ -21,8 +22,9 @@ FIELD_PATH_SEPARATOR = " › "
 
 
 class AuditService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
         self._db = database
+        self._clock = clock
 
     def verify(self) -> ChainReport:
         """Walk the whole chain and name the first broken event, if any."""
@@ -44,7 +46,8 @@ class AuditService:
                                 reason="verified from the desktop application")
 
         return audited_write(self._db, actor, bus, unit,
-                             lambda event: ChangeEvent("audit", str(event.seq), "verified"))
+                             lambda event: ChangeEvent("audit", str(event.seq), "verified"),
+                             clock=self._clock)
 
     def list_events(self, event_filter: EventFilter = EVERY_EVENT, *, limit: int = 100,
                     before_seq: int | None = None) -> list[AuditEvent]:

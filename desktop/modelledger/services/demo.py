@@ -1,7 +1,11 @@
 """The demo workspace: real scikit-learn models trained on the datasets that ship with it.
 
 Everything goes through the same registry service a user drives, so the demo's audit log is a
-genuine chain of genuine actions by four demo users.
+genuine chain of genuine actions by four demo users. The actions are laid out as a history on
+a simulated clock: the team starts about 100 days before the build, the first releases go out
+before monitoring starts, and later versions, reviews and a rollback happen between the
+replayed monitoring runs, each at its own moment. The history is played in time order, so the
+audit log's sequence and its timestamps agree.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from modelledger.core.domain import RiskTier, Role, Stage
-from modelledger.services.demo_monitoring import add_demo_monitors
+from modelledger.services.demo_monitoring import add_demo_monitors, first_monitoring_slot
 from modelledger.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,70 @@ DEMO_MODELS = (
     ),
 )
 
+# When each model enters the inventory (day, time), its first candidate half an hour later.
+# Day 0 is the first day of the monitoring history; the history ends a little before the build.
+REGISTERED_ON = {
+    "breast-cancer-screening": (-11, "10:00"),
+    "wine-cultivar": (-11, "14:00"),
+    "diabetes-progression": (-10, "10:00"),
+    "digits-recognizer": (-10, "14:00"),
+}
+# The later candidates, added while the production versions are being monitored.
+LATER_VERSIONS_ON = {
+    ("wine-cultivar", 2): (18, "11:00"),
+    ("breast-cancer-screening", 2): (38, "11:00"),
+    ("diabetes-progression", 2): (55, "11:00"),
+    ("digits-recognizer", 2): (66, "11:00"),
+    ("breast-cancer-screening", 3): (72, "11:00"),
+}
+
+
+class DemoClock:
+    """The demo build's simulated time. Every write of the demo workspace reads it; the build
+    plays its history in time order, so it only ever moves forward."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance_to(self, moment: datetime) -> None:
+        if moment < self._now:
+            raise ValueError(f"the demo history would go back from {self._now} to {moment}")
+        self._now = moment
+
+
+class Timeline:
+    """The demo's history: actions at moments, played in time order on the demo clock.
+
+    Registry work happens in office hours and the scheduled runs shortly after 06:00, so a run
+    and a review never share a moment."""
+
+    def __init__(self, first_slot: datetime) -> None:
+        self.first_slot = first_slot
+        self._day_zero = first_slot.replace(hour=0, minute=0, second=0, microsecond=0)
+        # Before anything planned; the first step moves it to its own moment.
+        self.clock = DemoClock(self._day_zero - timedelta(days=100))
+        self._steps: list[tuple[datetime, int, Callable[[], object]]] = []
+
+    def moment(self, day: int, time: str) -> datetime:
+        """``time`` ("14:30", UTC) on ``day``, counted from the first monitoring day."""
+        hour, minute = (int(part) for part in time.split(":"))
+        return self._day_zero + timedelta(days=day, hours=hour, minutes=minute)
+
+    def on(self, day: int, time: str, action: Callable[[], object]) -> None:
+        self.at(self.moment(day, time), action)
+
+    def at(self, moment: datetime, action: Callable[[], object]) -> None:
+        self._steps.append((moment, len(self._steps), action))
+
+    def play(self) -> None:
+        steps, self._steps = sorted(self._steps, key=lambda step: step[:2]), []
+        for moment, _, action in steps:
+            self.clock.advance_to(moment)
+            action()
+
 
 def default_demo_path() -> Path:
     from modelledger.paths import data_folder
@@ -103,11 +174,16 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
             shutil.rmtree(leftover)
         elif leftover.exists():
             leftover.unlink()
-    workspace = Workspace.open(building, create=True, user="dave")
+    timeline = Timeline(first_monitoring_slot(datetime.now(UTC)))
+    workspace = Workspace.open(building, create=True, user="dave", clock=timeline.clock)
     try:
-        _populate(workspace, report)
-        # The monitors read their data from here, so it is written at its final place.
-        add_demo_monitors(workspace, path.with_name(path.stem + "-data"), report)
+        with tempfile.TemporaryDirectory(prefix="modelledger-demo-") as scratch, \
+                ExitStack() as replays:
+            _plan_registry_history(workspace, timeline, Path(scratch), report)
+            # The monitors read their data from here, so it is written at its final place.
+            add_demo_monitors(workspace, path.with_name(path.stem + "-data"), report, timeline,
+                              replays)
+            timeline.play()
     finally:
         workspace.close()
     for companion in sqlite_companions:
@@ -119,72 +195,136 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
     return path
 
 
-def _populate(workspace: Workspace, report: StepCallback) -> None:
+def _plan_registry_history(workspace: Workspace, timeline: Timeline, scratch: Path,
+                           report: StepCallback) -> None:
+    """Train the candidates now; plan the team's registry work on the timeline."""
+    on = timeline.on
     admin = workspace.registry
-    for name, display_name, role in DEMO_USERS:
-        admin.save_user(name, display_name, role, reason="demo team")
+    on(-12, "08:55", partial(report, "recording reviews and promotions"))
+    for minute, (name, display_name, role) in enumerate(DEMO_USERS):
+        on(-12, f"09:{minute:02d}", partial(admin.save_user, name, display_name, role,
+                                            reason="demo team"))
     users = {name: workspace.as_user(name).registry for name, _, _ in DEMO_USERS}
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
-    with tempfile.TemporaryDirectory(prefix="modelledger-demo-") as scratch:
-        for spec in DEMO_MODELS:
-            report(f"training {spec.name}")
-            users[spec.owner].register_model(
-                spec.name, owner=spec.owner, description=spec.description, purpose=spec.purpose,
-                intended_use=spec.intended_use, risk_tier=spec.risk_tier, tags=spec.tags,
-                reason="added to the inventory")
-            data = _load_dataset(spec.dataset)
-            for number, estimator in enumerate(_candidates(spec), start=1):
-                metrics = _fit_and_score(estimator, data, spec.task)
-                model_file = Path(scratch) / f"{spec.name}-v{number}.skops"
-                _save_skops(estimator, model_file)
-                alice.add_version(
-                    spec.name, model_file=model_file, training_frame=data["X_train"],
-                    metrics=metrics, parent_version=number - 1 if number > 1 else None,
-                    notes=f"candidate {number}: {type(_final_step(estimator)).__name__}")
-        report("recording reviews and promotions")
-        _promote(alice, bob, "breast-cancer-screening", 1, "first validated release")
-        _promote(alice, bob, "breast-cancer-screening", 2, "higher recall at equal precision")
-        alice.move_to_stage("breast-cancer-screening", 3, Stage.STAGING, "ready for validation")
-        alice.request_promotion("breast-cancer-screening", 3,
-                                "tuned regularisation; awaiting independent validation")
-        _promote(alice, bob, "wine-cultivar", 1, "baseline release")
-        _promote(alice, bob, "wine-cultivar", 2, "more trees, better on the 2025 intake")
-        carol.rollback("wine-cultivar", 1,
-                       "v2 misread two supplier batches in the first week; back to v1 while "
-                       "the data team investigates")
-        _promote(alice, bob, "diabetes-progression", 1, "approved for capacity planning")
-        alice.move_to_stage("diabetes-progression", 2, Stage.STAGING, "gradient boosting candidate")
-        request = alice.request_promotion("diabetes-progression", 2,
-                                          "lower error on the validation fold")
-        bob.reject_promotion(request.id, "gain within noise; residuals not checked by subgroup "
-                             "yet")
-        _promote(alice, bob, "digits-recognizer", 1, "meets the 95% accuracy target")
-        alice.move_to_stage("digits-recognizer", 2, Stage.STAGING, "nearest-neighbour candidate")
-        _register_vendor_model(carol, bob)
+    for spec in DEMO_MODELS:
+        report(f"training {spec.name}")
+        candidates = _train(spec, scratch)
+        day, time = REGISTERED_ON[spec.name]
+        on(day, time, partial(
+            users[spec.owner].register_model, spec.name, owner=spec.owner,
+            description=spec.description, purpose=spec.purpose, intended_use=spec.intended_use,
+            risk_tier=spec.risk_tier, tags=spec.tags, reason="added to the inventory"))
+        for number, candidate in enumerate(candidates, start=1):
+            added = (timeline.moment(day, time) + timedelta(minutes=30) if number == 1
+                     else timeline.moment(*LATER_VERSIONS_ON[spec.name, number]))
+            timeline.at(added, partial(
+                alice.add_version, spec.name, parent_version=number - 1 if number > 1 else None,
+                **candidate))
+
+    review = _Reviews(timeline)
+    # Before monitoring: the first release of each model.
+    review.promote(alice, bob, "breast-cancer-screening", 1, "first validated release",
+                   staged=(-9, "09:30"), approved=(-7, "11:00"))
+    review.promote(alice, bob, "wine-cultivar", 1, "baseline release",
+                   staged=(-9, "14:00"), approved=(-8, "10:00"))
+    review.promote(alice, bob, "diabetes-progression", 1, "approved for capacity planning",
+                   staged=(-8, "14:00"), approved=(-6, "10:00"))
+    review.promote(alice, bob, "digits-recognizer", 1, "meets the 95% accuracy target",
+                   staged=(-7, "14:00"), approved=(-5, "10:00"))
+    _plan_vendor_model(timeline, review, carol, bob)
+    # While the monitors run: wine v2 goes out and is rolled back a week later.
+    review.promote(alice, bob, "wine-cultivar", 2, "more trees, better on the 2025 intake",
+                   staged=(24, "10:00"), approved=(27, "14:00"))
+    on(34, "09:30", partial(
+        carol.rollback, "wine-cultivar", 1,
+        "v2 misread two supplier batches in the first week; back to v1 while the data team "
+        "investigates"))
+    # The screening model's v2 replaces v1 between two weekly runs.
+    review.promote(alice, bob, "breast-cancer-screening", 2, "higher recall at equal precision",
+                   staged=(45, "10:00"), approved=(51, "15:00"))
+    review.stage(alice, "diabetes-progression", 2, "gradient boosting candidate", (60, "10:00"))
+    review.request(alice, "diabetes-progression", 2, "lower error on the validation fold",
+                   (61, "10:00"))
+    review.reject(bob, "diabetes-progression", 2,
+                  "gain within noise; residuals not checked by subgroup yet", (64, "14:00"))
+    review.stage(alice, "digits-recognizer", 2, "nearest-neighbour candidate", (70, "10:00"))
+    # Still waiting for its validation when the history ends.
+    review.stage(alice, "breast-cancer-screening", 3, "ready for validation", (77, "10:00"))
+    review.request(alice, "breast-cancer-screening", 3,
+                   "tuned regularisation; awaiting independent validation", (78, "10:15"))
 
 
-def _register_vendor_model(carol, bob) -> None:
-    carol.register_model(
-        "vendor-credit-score", owner="carol",
+def _plan_vendor_model(timeline: Timeline, review: _Reviews, carol, bob) -> None:
+    """Brought under monitoring as a condition of its approval, which comes first."""
+    timeline.on(-6, "13:00", partial(
+        carol.register_model, "vendor-credit-score", owner="carol",
         description="Credit bureau score bought from a vendor; scored on their side.",
         purpose="Pre-screen small-business credit applications.",
         intended_use="Applications under the automatic-approval limit.",
         risk_tier=RiskTier.CRITICAL, tags=("credit", "vendor"),
-        reason="third-party model brought under monitoring")
-    carol.add_version(
-        "vendor-credit-score", metrics={"gini": 0.61, "ks": 0.44}, framework="vendor (external)",
+        reason="third-party model brought under monitoring"))
+    timeline.on(-6, "13:30", partial(
+        carol.add_version, "vendor-credit-score", metrics={"gini": 0.61, "ks": 0.44},
+        framework="vendor (external)",
         parameters={"vendor": "Example Bureau", "score_release": "2026.2"},
-        notes="no artifact: the vendor scores applications; we monitor the logged scores")
-    carol.move_to_stage("vendor-credit-score", 1, Stage.STAGING,
-                        "vendor validation report received")
-    request = carol.request_promotion("vendor-credit-score", 1, "vendor release 2026.2")
-    bob.approve_promotion(request.id, "vendor report reviewed; conditions: quarterly backtest")
+        notes="no artifact: the vendor scores applications; we monitor the logged scores"))
+    review.stage(carol, "vendor-credit-score", 1, "vendor validation report received",
+                 (-5, "15:00"))
+    review.request(carol, "vendor-credit-score", 1, "vendor release 2026.2", (-5, "15:10"))
+    review.approve(bob, "vendor-credit-score", 1,
+                   "vendor report reviewed; conditions: quarterly backtest", (-3, "11:00"))
 
 
-def _promote(developer, validator, name: str, number: int, reason: str) -> None:
-    developer.move_to_stage(name, number, Stage.STAGING, "ready for validation")
-    request = developer.request_promotion(name, number, reason)
-    validator.approve_promotion(request.id, "independent validation passed")
+class _Reviews:
+    """Stage moves and promotion requests planned on the timeline; a decision finds the
+    request made earlier in the history."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self._timeline = timeline
+        self._requests: dict[tuple[str, int], int] = {}
+
+    def promote(self, developer, validator, name: str, number: int, reason: str, *,
+                staged: tuple[int, str], approved: tuple[int, str]) -> None:
+        self.stage(developer, name, number, "ready for validation", staged)
+        requested = self._timeline.moment(*staged) + timedelta(minutes=15)
+        self._timeline.at(requested, partial(self._request, developer, name, number, reason))
+        self.approve(validator, name, number, "independent validation passed", approved)
+
+    def stage(self, developer, name: str, number: int, reason: str,
+              when: tuple[int, str]) -> None:
+        self._timeline.on(*when, partial(developer.move_to_stage, name, number, Stage.STAGING,
+                                         reason))
+
+    def request(self, developer, name: str, number: int, reason: str,
+                when: tuple[int, str]) -> None:
+        self._timeline.on(*when, partial(self._request, developer, name, number, reason))
+
+    def approve(self, validator, name: str, number: int, reason: str,
+                when: tuple[int, str]) -> None:
+        self._timeline.on(*when, lambda: validator.approve_promotion(
+            self._requests[name, number], reason))
+
+    def reject(self, validator, name: str, number: int, reason: str,
+               when: tuple[int, str]) -> None:
+        self._timeline.on(*when, lambda: validator.reject_promotion(
+            self._requests[name, number], reason))
+
+    def _request(self, developer, name: str, number: int, reason: str) -> None:
+        self._requests[name, number] = developer.request_promotion(name, number, reason).id
+
+
+def _train(spec: DemoModel, scratch: Path) -> list[dict[str, Any]]:
+    """Each candidate fitted, scored and saved: the arguments of its ``add_version``."""
+    data = _load_dataset(spec.dataset)
+    candidates = []
+    for number, estimator in enumerate(_candidates(spec), start=1):
+        metrics = _fit_and_score(estimator, data, spec.task)
+        model_file = scratch / f"{spec.name}-v{number}.skops"
+        _save_skops(estimator, model_file)
+        candidates.append({
+            "model_file": model_file, "training_frame": data["X_train"], "metrics": metrics,
+            "notes": f"candidate {number}: {type(_final_step(estimator)).__name__}"})
+    return candidates
 
 
 def _load_dataset(name: str) -> dict[str, Any]:

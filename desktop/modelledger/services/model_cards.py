@@ -39,12 +39,13 @@ from modelledger.core.monitoring import MonitorOverview, RunStatus, metric_label
 from modelledger.core.palette import HEALTH_COLOURS
 from modelledger.services import document_export as doc
 from modelledger.services.events import ChangeBus, ChangeEvent
-from modelledger.services.unit_of_work import audited_write
+from modelledger.services.unit_of_work import Clock, audited_write
 from modelledger.storage import audit_log
 from modelledger.storage import model_card_repo as cards
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
 from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
 
 MAX_SECTION_CHARACTERS = 20_000
 
@@ -163,16 +164,18 @@ class ModelCard:
 
 
 class ModelCardService:
-    def __init__(self, database: Database, actor: Actor, bus: ChangeBus | None = None) -> None:
+    def __init__(self, database: Database, actor: Actor, bus: ChangeBus | None = None, *,
+                 clock: Clock = utc_now) -> None:
         self._db = database
         self.actor = actor
         self._bus = bus or ChangeBus()
+        self._clock = clock
 
     def card(self, model_name: str, version_number: int) -> ModelCard:
         """The card of one version, generated from the registry as it is now."""
         return self._db.read(lambda conn: read_card(
             conn, model_name, version_number, workspace=self._db.display_name,
-            generated_by=self.actor.user))
+            generated_by=self.actor.user, generated_at=self._clock()))
 
     def current_version_number(self, model_name: str) -> int:
         """The version a card is about by default: the one in production, else the newest."""
@@ -214,7 +217,7 @@ class ModelCardService:
             return CardText(spec, text, version_number, self.actor.user, now, False)
 
         return audited_write(self._db, self.actor, self._bus, unit, lambda _: ChangeEvent(
-            "model_card", f"{model_name}/v{version_number}", "edited"))
+            "model_card", f"{model_name}/v{version_number}", "edited"), clock=self._clock)
 
 
 def free_text_section(key: str) -> FreeTextSection:

@@ -37,11 +37,12 @@ from modelledger.core.monitoring import (
 from modelledger.services.events import ChangeBus, ChangeEvent
 from modelledger.services.run_worker import RunJob, RunOutcome
 from modelledger.services.schedules import validate_schedule
-from modelledger.services.unit_of_work import audited_write, change_setting
+from modelledger.services.unit_of_work import Clock, audited_write, change_setting
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
 from modelledger.storage.artifacts import ArtifactStore
 from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
 
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_TIMEOUT_S = 15 * 60
@@ -64,15 +65,16 @@ def retry_delay(attempt: int, base_s: float) -> timedelta:
 
 class MonitoringService:
     def __init__(self, database: Database, artifacts: ArtifactStore, actor: Actor,
-                 bus: ChangeBus) -> None:
+                 bus: ChangeBus, *, clock: Clock = utc_now) -> None:
         self._db = database
         self._artifacts = artifacts
         self.actor = actor
         self._bus = bus
+        self._clock = clock
 
     def write(self, unit, change=None):
         """Run ``unit(conn, audit, now)`` as one audited transaction (also the scheduler's)."""
-        return audited_write(self._db, self.actor, self._bus, unit, change)
+        return audited_write(self._db, self.actor, self._bus, unit, change, clock=self._clock)
 
     # -- monitors -------------------------------------------------------------------------------
 
@@ -249,13 +251,12 @@ class MonitoringService:
         return job, (version.id if version else None), monitor.timeout_s
 
     def record_outcome(self, claim: SlotClaim, outcome: RunOutcome, *, version_id: int | None,
-                       started_at: datetime, retry_base_s: float,
-                       finished_at: datetime | None = None) -> StoredRun:
+                       started_at: datetime, retry_base_s: float) -> StoredRun:
         """Store a run, settle its claim, count failures, raise alerts: all or nothing.
 
-        ``finished_at`` replaces the clock for a run replayed from history (the demo)."""
-        def unit(conn, audit, transaction_time):
-            now = finished_at or transaction_time
+        The run finishes at the service clock's moment (the simulated one for the demo's
+        replayed history)."""
+        def unit(conn, audit, now):
             monitor = mrepo.get_monitor(conn, claim.monitor_id)
             failed = outcome.status is RunStatus.FAILED
             failures = monitor.consecutive_failures + 1 if failed else 0

@@ -45,11 +45,12 @@ from modelledger.core.introspection import describe_estimator, json_safe
 from modelledger.services import model_files
 from modelledger.services.events import ChangeBus, ChangeEvent
 from modelledger.services.training_data import fingerprint_file
-from modelledger.services.unit_of_work import audited_write, change_setting
+from modelledger.services.unit_of_work import Clock, audited_write, change_setting
 from modelledger.storage import repositories as repo
 from modelledger.storage.artifacts import ArtifactStore, ProgressCallback
 from modelledger.storage.audit_log import AuditAppender
 from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
 
 T = TypeVar("T")
 
@@ -71,11 +72,12 @@ class ModelFileInfo:
 
 class RegistryService:
     def __init__(self, database: Database, artifacts: ArtifactStore, actor: Actor,
-                 bus: ChangeBus) -> None:
+                 bus: ChangeBus, *, clock: Clock = utc_now) -> None:
         self._db = database
         self._artifacts = artifacts
         self.actor = actor
         self._bus = bus
+        self._clock = clock
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -84,7 +86,7 @@ class RegistryService:
         unit: Callable[[Connection, AuditAppender, datetime], T],
         change: Callable[[T], ChangeEvent] | None = None,
     ) -> T:
-        return audited_write(self._db, self.actor, self._bus, unit, change)
+        return audited_write(self._db, self.actor, self._bus, unit, change, clock=self._clock)
 
     # -- users and settings ---------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ from modelledger.services.monitoring import StoredRun
 from modelledger.services.run_worker import RunOutcome, WorkerProcess
 from modelledger.services.schedules import build_trigger, due_slots
 from modelledger.storage import monitoring_repo as mrepo
-from modelledger.storage.tables import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +90,14 @@ class MonitorScheduler:
     """Runs monitors for one workspace in this process; start() and shutdown() bracket it."""
 
     def __init__(self, workspace, *, timings: SchedulerTimings | None = None,
-                 max_parallel: int = 2, clock: Callable[[], datetime] = utc_now,
+                 max_parallel: int = 2, clock: Callable[[], datetime] | None = None,
                  listener: Callable[[SchedulerEvent], None] | None = None) -> None:
         self._workspace = workspace
         self._service = workspace.monitoring
         self._db = workspace.database
         self.timings = timings or SchedulerTimings.from_environment()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._clock = clock
+        self._clock = clock or workspace.clock  # the workspace's unless a test sets one
         self._listener = listener
         self._scheduler: Any = None
         self._runs = ThreadPoolExecutor(max_parallel, thread_name_prefix="monitor-run")

@@ -1,7 +1,8 @@
 """One audited write: a transaction, its audit events, then a change notification.
 
 Every service writes through `audited_write` so that a change and its audit events commit
-together, and the user acting is known to the workspace before their first event.
+together, and the user acting is known to the workspace before their first event. The time of
+a write comes from the service's clock: the real time, or the simulated one of the demo build.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ T = TypeVar("T")
 Unit = Callable[[Connection, AuditAppender, datetime], T]
 
 
+Clock = Callable[[], datetime]
+
+
 def audited_write(database: Database, actor: Actor, bus: ChangeBus, unit: Unit[T],
-                  change: Callable[[T], ChangeEvent | None] | None = None) -> T:
+                  change: Callable[[T], ChangeEvent | None] | None = None, *,
+                  clock: Clock = utc_now) -> T:
+    """Run ``unit(conn, audit, now)`` in one write transaction. ``now`` is read from ``clock``
+    once: the rows the unit writes and its audit events all carry that one moment."""
     def run(conn: Connection) -> T:
-        now = utc_now()
-        audit = AuditAppender(conn, actor)
+        now = clock()
+        audit = AuditAppender(conn, actor, now)
         _ensure_user(conn, audit, actor, now)
         return unit(conn, audit, now)
 

@@ -14,8 +14,10 @@ from modelledger.services.health_charts import HealthChartsService
 from modelledger.services.model_cards import ModelCardService
 from modelledger.services.monitoring import MonitoringService
 from modelledger.services.registry import RegistryService
+from modelledger.services.unit_of_work import Clock
 from modelledger.storage.artifacts import ArtifactStore
 from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
 
 
 def default_user() -> str:
@@ -36,18 +38,29 @@ def default_artifact_root(database: Database) -> Path:
 
 
 class Workspace:
+    """``clock`` tells the services what time it is when they write: the real time, except
+    for the demo build, which lays out its history on a simulated clock."""
+
     def __init__(
-        self, database: Database, *, user: str | None = None, artifact_root: Path | None = None
+        self,
+        database: Database,
+        *,
+        user: str | None = None,
+        artifact_root: Path | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.database = database
         self.actor = Actor(user or default_user(), socket.gethostname())
         self.artifacts = ArtifactStore(artifact_root or default_artifact_root(database))
+        self.clock = clock
         self.changes = ChangeBus()
-        self.registry = RegistryService(database, self.artifacts, self.actor, self.changes)
-        self.audit = AuditService(database)
-        self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes)
+        self.registry = RegistryService(database, self.artifacts, self.actor, self.changes,
+                                        clock=clock)
+        self.audit = AuditService(database, clock=clock)
+        self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes,
+                                            clock=clock)
         self.health = HealthChartsService(database)
-        self.cards = ModelCardService(database, self.actor, self.changes)
+        self.cards = ModelCardService(database, self.actor, self.changes, clock=clock)
 
     @classmethod
     def open(
@@ -57,12 +70,16 @@ class Workspace:
         create: bool = False,
         user: str | None = None,
         artifact_root: Path | None = None,
+        clock: Clock = utc_now,
     ) -> Workspace:
-        return cls(Database.open(target, create=create), user=user, artifact_root=artifact_root)
+        return cls(Database.open(target, create=create), user=user, artifact_root=artifact_root,
+                   clock=clock)
 
     def as_user(self, user: str) -> Workspace:
-        """The same workspace acting as another user (shares the database connection pool)."""
-        return Workspace(self.database, user=user, artifact_root=self.artifacts.root)
+        """The same workspace acting as another user (shares the database connection pool and
+        the clock)."""
+        return Workspace(self.database, user=user, artifact_root=self.artifacts.root,
+                         clock=self.clock)
 
     def close(self) -> None:
         self.database.close()

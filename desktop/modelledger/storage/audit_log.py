@@ -59,11 +59,15 @@ def utc_timestamp(moment: datetime | None = None) -> str:
 
 
 class AuditAppender:
-    """Appends events to the chain within one write transaction."""
+    """Appends events to the chain within one write transaction.
 
-    def __init__(self, conn: Connection, actor: Actor) -> None:
+    ``now`` is the transaction's moment: its events are stamped with it unless one names its
+    own ``occurred_at`` (without it, each event is stamped when it is appended)."""
+
+    def __init__(self, conn: Connection, actor: Actor, now: datetime | None = None) -> None:
         self._conn = conn
         self._actor = actor
+        self._now = now
         head = conn.execute(
             select(audit_events.c.seq, audit_events.c.hash)
             .order_by(audit_events.c.seq.desc())
@@ -85,7 +89,7 @@ class AuditAppender:
     ) -> AuditEvent:
         fields = {
             "seq": self._next_seq,
-            "occurred_at": utc_timestamp(occurred_at),
+            "occurred_at": utc_timestamp(occurred_at or self._now),
             "actor": self._actor.user,
             "host": self._actor.host,
             "action": action,
