@@ -80,7 +80,10 @@ def main() -> int:
     shoot(window, "model-health")
     detail.health_view.scroll.verticalScrollBar().setValue(10_000)
     shoot(window, "model-health-lower")
-    window.show_model("breast-cancer-screening")
+    window.show_model("breast-cancer-screening")  # weekly runs, v2 promoted during them
+    detail.health_view.scroll.verticalScrollBar().setValue(0)
+    settle(3000)
+    shoot(window, "model-health-versions")
     detail.tabs.setCurrentWidget(detail.overview)
     shoot(window, "model-overview")
     detail.tabs.setCurrentWidget(detail.versions_splitter)

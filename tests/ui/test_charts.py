@@ -64,3 +64,23 @@ def test_points_of_one_status_share_a_brush():
     brushes = status_brushes(("ok", "warn", "ok", "critical", "ok"))
     assert brushes[0] is brushes[2] is brushes[4]
     assert len({id(brush) for brush in brushes}) == 3
+
+
+def test_a_version_change_outside_the_period_shows_no_label(qtbot):
+    """Its label is drawn beside the line, inside the view: for a change just before the
+    period it would show, cut in half, over the first days."""
+    from modelledger.services.health_charts import VersionMarker
+
+    chart = TimeSeriesChart()
+    qtbot.addWidget(chart)
+    chart.resize(600, 260)
+    series = _series([0.1, 0.2, 0.3, 0.2, 0.1, 0.2])
+    before, inside = (VersionMarker(series.times[0] - 2 * DAY, 1, "production", "promotion",
+                                    "v1 in production"),
+                      VersionMarker(series.times[3], 2, "production", "promotion",
+                                    "v2 in production"))
+    chart.set_series(series, (before, inside))
+    chart.setXRange(series.times[0], series.times[-1], padding=0)
+    assert [line.label.isVisible() for line in chart.marker_lines] == [False, True]
+    chart.setXRange(series.times[0] - 3 * DAY, series.times[-1], padding=0)  # panned back
+    assert [line.label.isVisible() for line in chart.marker_lines] == [True, True]

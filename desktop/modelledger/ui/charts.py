@@ -208,6 +208,7 @@ class TimeSeriesChart(ThemedPlot):
         self._tip.setZValue(30)
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+        self.sigXRangeChanged.connect(self._label_markers_in_view)
 
     def set_series(self, series: MetricSeries | None, markers: Sequence[VersionMarker] = (),
                    kpi: KpiBand | None = None) -> None:
@@ -267,6 +268,7 @@ class TimeSeriesChart(ThemedPlot):
                            "rotateAxis": (1, 0), "anchors": [(1, 0), (1, 0)]})
             self.addItem(line, ignoreBounds=True)
             self.marker_lines.append(line)
+        self._label_markers_in_view()
         padding = (high - low) * 0.05 or 0.05
         self.setYRange(low - padding, high + padding, padding=0)
         self.setLimits(xMin=float(series.times[0]) - 86400 * 3650,
@@ -301,6 +303,13 @@ class TimeSeriesChart(ThemedPlot):
         return (f"{series.label}: {_number(float(series.values[index]))} "
                 f"({series.statuses[index]}){alert}\n{_when(float(series.times[index]))} · "
                 f"run #{int(series.run_ids[index])}")
+
+    def _label_markers_in_view(self) -> None:
+        """A label is drawn beside its line, inside the view: the label of a version change
+        just before the period would show, cut in half, over the period's first days."""
+        low, high = self.viewRange()[0]
+        for line in self.marker_lines:
+            line.label.setVisible(bool(low <= line.value() <= high))
 
     def _on_scene_mouse_moved(self, scene_pos: QPointF) -> None:
         index = self.nearest_index(scene_pos)
@@ -695,16 +704,25 @@ class DistributionChart(ThemedPlot):
                 brush=QColor(self.theme.line), pen=None)
             self.addItem(self.current_bars)
             self.legend.addItem(self.current_bars, f"run of {_when(distribution.run_time)[:10]}")
-        shares = list(distribution.reference) + list(distribution.current or ())
-        self.setYRange(0, max(shares) * 1.3 if shares else 1, padding=0)
         self.setXRange(-0.6, len(distribution.labels) - 0.4, padding=0)
-        self._update_ticks()
-        self.fit_axis_to_labels("left")
+        self._fit_to_size()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.plotItem is not None and self.distribution is not None:
-            self._update_ticks()
+            self._fit_to_size()
+
+    def _fit_to_size(self) -> None:
+        """Room above the tallest bar for the legend in the top corner (a fixed share of the
+        height hid a tall last bar behind it in a short panel), and ticks that fit."""
+        distribution = self.distribution
+        shares = list(distribution.reference) + list(distribution.current or ())
+        pixels = self.plotItem.vb.height()
+        legend = self.legend.boundingRect().height() + 10 + 6  # its offset, then a gap
+        free = 1 - legend / pixels if pixels > 2 * legend else 0.5
+        self.setYRange(0, max(shares, default=0.0) / free or 1, padding=0)
+        self._update_ticks()
+        self.fit_axis_to_labels("left")
 
     def ticks(self) -> list[tuple[float, str]]:
         """Numeric bins: their edges, between the bars. Categories: their names, shortened."""
