@@ -55,6 +55,7 @@ from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.settings_page import SettingsPage
 from modelledger.ui.tasks import BackgroundWork, Task
 from modelledger.ui.welcome_page import WelcomePage
+from modelledger.ui.workspace_pages import WorkspacePages
 
 if TYPE_CHECKING:
     from modelledger.core.evidence import EventSelection
@@ -81,7 +82,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
-        self.pages: dict[str, QWidget] = {}
+        self.pages = WorkspacePages({}, self)  # none until a workspace is open
         self.alert_watcher: AlertWatcher | None = None
         self.tray_icon: QSystemTrayIcon | None = None
         self._closing_sessions: list[WorkspaceSession] = []
@@ -254,21 +255,18 @@ class MainWindow(QMainWindow):
             f"{database.display_name}   ·   {mode}   ·   signed in as {workspace.actor.user}")
         self.workspace_label.setToolTip(str(database.sqlite_path or database.display_name))
         self.navigation.clear()
-        self.pages = {
-            "Portfolio": PortfolioPage(self.session, self),
-            "Models": ModelsPage(self.session, self),
-            "Monitoring": MonitoringPage(self.session, self),
-            "Alerts": AlertsPage(self.session, self),
-            "Audit timeline": AuditPage(self.session, self),
-            "Settings": SettingsPage(self.session, self),
-        }
-        for title, page in self.pages.items():
-            self.stack.addWidget(page)
+        session = self.session
+        page_classes = dict(zip(PAGE_TITLES, (PortfolioPage, ModelsPage, MonitoringPage,
+                                              AlertsPage, AuditPage, SettingsPage), strict=True))
+        self.pages = WorkspacePages({title: partial(page_class, session, self)
+                                     for title, page_class in page_classes.items()}, self)
+        self.pages.page_built.connect(self._on_page_built)
+        # Every page is there and loading its data: verified then, the chain's verdict does
+        # not wait for the pages still to be built.
+        self.pages.all_built.connect(lambda: self.verify_chain(record=False))
+        self.pages.all_built.connect(self.workspace_opened)
+        for title in self.pages.titles():
             QListWidgetItem(title, self.navigation)
-        self.pages["Portfolio"].model_requested.connect(self.show_model)
-        self.pages["Audit timeline"].model_requested.connect(self.show_model)
-        self.pages["Audit timeline"].chain_verified.connect(self._on_chain_verified)
-        self.pages["Alerts"].open_count_changed.connect(self._on_alerts_open_count_changed)
         self.session.scheduler_event.connect(self._on_session_scheduler_event)
         # The alerts that exist now are never announced: read them before any run can start.
         self.alert_watcher = AlertWatcher(self.session, self.session)
@@ -278,11 +276,19 @@ class MainWindow(QMainWindow):
         self._update_scheduler_indicator()
         self._enable_workspace_actions(True)
         self.navigation.show()
-        self.navigation.setCurrentRow(1)
+        self.navigation.setCurrentRow(1)  # builds the Models page now, the others after it
+        self.pages.build_the_rest()
         if target is not None:
             self.settings.remember_workspace(target)
-        self.verify_chain(record=False)  # recorded, it would add an event per window opened
-        self.workspace_opened.emit()
+
+    def _on_page_built(self, title: str, page: QWidget) -> None:
+        self.stack.addWidget(page)
+        if title in ("Portfolio", "Audit timeline"):
+            page.model_requested.connect(self.show_model)
+        if title == "Audit timeline":
+            page.chain_verified.connect(self._on_chain_verified)
+        if title == "Alerts":
+            page.open_count_changed.connect(self._on_alerts_open_count_changed)
 
     def close_workspace(self) -> None:
         if self.session is None:
@@ -293,10 +299,12 @@ class MainWindow(QMainWindow):
         self._closing_sessions.append(session)
         session.closed.connect(partial(self._on_session_closed, session))
         session.close_in_background()
-        for page in self.pages.values():
+        self.pages.stop()
+        for page in self.pages.built():
             self.stack.removeWidget(page)
             page.deleteLater()
-        self.pages = {}
+        self.pages.deleteLater()
+        self.pages = WorkspacePages({}, self)
         self.alert_watcher = None
         self._running_jobs = {}
         self.alert_notice.hide()
@@ -380,7 +388,7 @@ class MainWindow(QMainWindow):
 
     def show_page(self, title: str) -> None:
         if title in self.pages:
-            self.navigation.setCurrentRow(list(self.pages).index(title))
+            self.navigation.setCurrentRow(self.pages.titles().index(title))
 
     def show_model(self, name: str) -> None:
         self.show_page("Models")
@@ -578,9 +586,10 @@ class MainWindow(QMainWindow):
     # -- slots ----------------------------------------------------------------------------------
 
     def _on_navigation_current_row_changed(self, row: int) -> None:
-        if 0 <= row < len(self.pages):
-            self.stack.setCurrentWidget(list(self.pages.values())[row])
-            if list(self.pages)[row] == "Alerts":
+        titles = self.pages.titles()
+        if 0 <= row < len(titles):
+            self.stack.setCurrentWidget(self.pages[titles[row]])
+            if titles[row] == "Alerts":
                 self.alert_notice.hide()  # the user is looking at them now
 
     def _on_work_activity_changed(self, text: str) -> None:
@@ -628,9 +637,9 @@ class MainWindow(QMainWindow):
             for job in jobs))
 
     def _on_alerts_open_count_changed(self, count: int) -> None:
-        row = list(self.pages).index("Alerts") if "Alerts" in self.pages else -1
-        if row >= 0:
-            self.navigation.item(row).setText(f"Alerts ({count})" if count else "Alerts")
+        if "Alerts" in self.pages:
+            self.navigation.item(self.pages.titles().index("Alerts")).setText(
+                f"Alerts ({count})" if count else "Alerts")
 
     def _on_alert_watcher_new_alerts(self, alerts: list[Alert]) -> None:
         text = describe_new_alerts(alerts)
