@@ -172,12 +172,13 @@ def main() -> int:
         def set_workspace(self, workspace, target=None) -> None:
             marks["workspace_ready"] = time.monotonic()  # Workspace.open done on the worker
             super().set_workspace(workspace, target)
+            self._probe_models_page()  # the page shown is built at once, the others later
 
-        def verify_chain(self) -> None:
+        def verify_chain(self, **kwargs) -> None:
             if args.skip_chain_check:
                 state["chain_verified"] = True
                 return
-            super().verify_chain()
+            super().verify_chain(**kwargs)
 
         def _on_chain_verified(self, report) -> None:
             marks["chain_verified"] = time.monotonic()
@@ -187,7 +188,9 @@ def main() -> int:
             maybe_finish()
 
         def _probe_workspace_opened(self) -> None:
-            marks["workspace_opened"] = time.monotonic()  # pages built, loading their data
+            marks["workspace_opened"] = time.monotonic()  # every page built
+
+        def _probe_models_page(self) -> None:
             page = self.pages["Models"]
 
             def on_loaded() -> None:
