@@ -439,6 +439,13 @@ def changed_twice(workspace, tmp_path):
     return between
 
 
+def _wait_for_the_picture(qtbot, dialog) -> None:
+    """Until the picture is read, or its read failed (the view then says why)."""
+    qtbot.waitUntil(lambda: dialog.picture is not None
+                    or not dialog.view.toPlainText().startswith("Reading "), timeout=10_000)
+    assert dialog.picture is not None, dialog.view.toPlainText()
+
+
 def test_the_model_as_of_an_event_opens_from_its_details(qtbot, open_page, changed_twice):
     page = open_page()
     page.table.selectRow(page.events.row_of_key(changed_twice.seq))
@@ -447,7 +454,7 @@ def test_the_model_as_of_an_event_opens_from_its_details(qtbot, open_page, chang
         page.details.anchorClicked.emit(QUrl(f"asof:{changed_twice.seq}"))
     dialog = opened.args[0]
     try:
-        qtbot.waitUntil(lambda: dialog.picture is not None)
+        _wait_for_the_picture(qtbot, dialog)
         assert dialog.moment() == event_moment(changed_twice)
         assert dialog.model_combo.currentText() == "credit-risk"
         picture = dialog.picture
@@ -478,7 +485,7 @@ def test_the_model_as_of_button_asks_for_a_moment_and_says_when_it_did_not_exist
         page.as_of_button.click()
     dialog = opened.args[0]
     try:
-        qtbot.waitUntil(lambda: dialog.picture is not None)
+        _wait_for_the_picture(qtbot, dialog)
         assert dialog.picture.versions[0].stage is Stage.STAGING
         registered = workspace.registry.get_model("credit-risk").created_at
         with qtbot.waitSignal(dialog.picture_shown, timeout=5000) as shown_then:
