@@ -16,6 +16,7 @@ from modelledger.ui.audit_page import (
     BETWEEN_DATES,
     BROKEN_COLOUR,
     AuditPage,
+    ModelAsOfDialog,
     event_html,
     local_midnight,
     model_of,
@@ -475,6 +476,21 @@ def test_the_model_as_of_an_event_opens_from_its_details(qtbot, open_page, chang
         assert "(event" not in dialog.view.toPlainText()
     finally:
         dialog.close()
+
+
+def test_the_model_as_of_an_event_opens_before_the_page_has_listed_the_models(
+        qtbot, session, changed_twice):
+    """The page lists the model names on a worker; an event's link can be followed before."""
+    dialog = ModelAsOfDialog(session, [], "credit-risk", event_moment(changed_twice),
+                             event_seq=changed_twice.seq)
+    qtbot.addWidget(dialog)
+    try:
+        _wait_for_the_picture(qtbot, dialog)
+        assert dialog.model_combo.currentText() == "credit-risk"
+        assert [(v.number, v.stage) for v in dialog.picture.versions] == [
+            (2, Stage.DEVELOPMENT), (1, Stage.STAGING)]
+    finally:
+        qtbot.waitUntil(lambda: not session.work.running_labels())
 
 
 def test_the_model_as_of_button_asks_for_a_moment_and_says_when_it_did_not_exist(

@@ -736,6 +736,8 @@ class ModelAsOfDialog(QDialog):
         self.model_combo.addItems(model_names)
         self.model_combo.setMinimumContentsLength(20)
         if model_name is not None:
+            if self.model_combo.findText(model_name) < 0:  # the page's list is still loading
+                self.model_combo.addItem(model_name)
             self.model_combo.setCurrentText(model_name)
         self.moment_edit = QDateTimeEdit(calendarPopup=True)
         self.moment_edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
