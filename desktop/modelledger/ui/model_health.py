@@ -199,8 +199,8 @@ class ModelHealthView(QWidget):
         self.kpi_panel = ChartPanel("KPI against target", "kpiPanel")
         self.kpi_panel.controls.addWidget(self.kpi_combo)
         self._syncing_charts = False
-        # A chart takes 15-20 ms to build (pyqtgraph makes its axes, view and menus): the five
-        # together held the GUI thread ~100 ms, so they are built one per turn of the loop.
+        # A chart takes 8-13 ms to build (pyqtgraph makes its axes and view); the five built
+        # together with their context menus held the GUI thread ~100 ms. One per turn.
         self._chart_builds = [
             (self.metric_panel, TimeSeriesChart), (self.kpi_panel, TimeSeriesChart),
             (self.heatmap_panel, HeatmapChart), (self.distribution_panel, DistributionChart),
