@@ -75,6 +75,36 @@ def test_a_page_asked_for_before_its_turn_is_built_at_once(qtbot, workspace):
     window.close()
 
 
+def test_pages_frozen_with_new_modules_are_collected_once_their_workspace_closes(
+        qtbot, workspace):
+    """A full collection after an import freezes whatever is alive, the pages too (ui/
+    gui_thread.py); closing the workspace gives them back to the collector."""
+    import gc
+    import types
+    import weakref
+
+    from modelledger.ui import gui_thread
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.workspace_opened, timeout=10_000):
+        window.set_workspace(workspace)
+    pages = [weakref.ref(page) for page in window.pages.built()]
+    sys.modules["modelledger_test_imported"] = types.ModuleType("modelledger_test_imported")
+    try:
+        gui_thread._pacing.collect_full()  # as the GUI thread's timer does after an import
+        assert gc.get_freeze_count() > 0
+        window.close_workspace()
+        qtbot.waitUntil(lambda: not window._closing_sessions, timeout=10_000)
+        qtbot.waitUntil(lambda: gc.collect() >= 0 and all(page() is None for page in pages),
+                        timeout=5000)
+    finally:
+        del sys.modules["modelledger_test_imported"]
+        gc.unfreeze()
+    window.close()
+
+
 def test_last_workspace_recent_list_and_geometry_are_remembered(qtbot, workspace_path):
     Workspace.open(workspace_path, create=True).close()
     window = _open(qtbot, workspace_path)

@@ -146,8 +146,11 @@ class _FullCollectionPacing:
     scanned them all every time: 165-200 ms with pandas and scikit-learn loaded, which fell
     inside a health page's opening now and then (benchmarks/chart_bench.py). So what
     survives a full collection is frozen out of the collector whenever new modules have been
-    imported since the last freeze. A frozen object that later becomes garbage in a cycle is
-    never collected; freezes happen only as often as imports do, so that stays bounded."""
+    imported since the last freeze. That freezes whatever else is alive then too, the open
+    workspace's pages among them, and a frozen object that later becomes garbage in a cycle is
+    not collected: `release_frozen_objects` gives them back when the workspace closes. Right
+    after a freeze few objects are left to survive, so the next full collection comes soon,
+    and scans little."""
 
     def __init__(self) -> None:
         self.survivors_of_last = 0  # objects in the oldest generation after the last full one
@@ -173,6 +176,14 @@ class _FullCollectionPacing:
 
 
 _pacing = _FullCollectionPacing()
+
+
+def release_frozen_objects() -> None:
+    """Give what was frozen back to the collector (a workspace closed: its pages may be frozen
+    with the modules). The next full collection frees what has become garbage since and
+    freezes what survives it again."""
+    gc.unfreeze()
+    _pacing.modules_at_last_freeze = 0
 
 
 def collect_garbage_on_gui_thread() -> None:

@@ -47,6 +47,7 @@ from modelledger.ui.alerts_page import AlertsPage, AlertWatcher, describe_new_al
 from modelledger.ui.app_settings import AppSettings
 from modelledger.ui.audit_page import AuditPage
 from modelledger.ui.errors import open_log_folder, show_error
+from modelledger.ui.gui_thread import release_frozen_objects
 from modelledger.ui.import_wizard import ImportWizard
 from modelledger.ui.models_page import ModelsPage
 from modelledger.ui.monitoring_page import MonitoringPage
@@ -258,6 +259,7 @@ class MainWindow(QMainWindow):
         session = self.session
         page_classes = dict(zip(PAGE_TITLES, (PortfolioPage, ModelsPage, MonitoringPage,
                                               AlertsPage, AuditPage, SettingsPage), strict=True))
+        self.pages.deleteLater()
         self.pages = WorkspacePages({title: partial(page_class, session, self)
                                      for title, page_class in page_classes.items()}, self)
         self.pages.page_built.connect(self._on_page_built)
@@ -316,6 +318,7 @@ class MainWindow(QMainWindow):
         if session in self._closing_sessions:
             self._closing_sessions.remove(session)
         session.deleteLater()
+        release_frozen_objects()  # the closed workspace's pages may have been frozen
 
     def _show_welcome(self) -> None:
         self._enable_workspace_actions(False)

@@ -3,8 +3,8 @@ heatmap, reference against current distributions, performance with label arrival
 their targets, and version changes on the time axis. Every chart exports to PNG or SVG, and the
 page to a one-page PDF.
 
-Imported when a model's Health tab is first shown (it brings numpy and pyqtgraph); every read
-and every export runs on the session's worker threads.
+Imported on a worker when a model page is built (it brings numpy and pyqtgraph, 300-400 ms);
+every read and every export runs on the session's worker threads.
 """
 
 from __future__ import annotations
