@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,6 +36,7 @@ from modelledger.services.evidence_pack import (
     verify_pack,
 )
 from modelledger.services.signing import load_or_create_signing_key, signing_key_path
+from modelledger.services.workspace import Workspace
 
 REPORTS = {"report.html": b"<html><body>Model review</body></html>",
            "charts/drift.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256))}
@@ -375,6 +376,64 @@ def test_a_damaged_key_file_gives_a_message(tmp_path):
     path.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     with pytest.raises(ModelLedgerError, match="is not a signing key ModelLedger can use"):
         load_or_create_signing_key("carol")
+
+
+@pytest.mark.parametrize("models", [(), ("breast-cancer-screening", "vendor-credit-score")],
+                         ids=["every model", "two models"])
+def test_a_period_pack_shows_the_events_the_audit_page_shows_for_it(demo_workspace, tmp_path,
+                                                                     models):
+    """The events of a valid pack are picked from its lines without parsing them all: by the
+    timestamp each line starts with, and the model names a line must hold to be a candidate."""
+    newest = demo_workspace.audit.list_events(EventFilter(), limit=1)[0]
+    last_day = date.fromisoformat(newest.occurred_at[:10]) - timedelta(days=20)
+    selection = EventSelection.for_days(models, last_day - timedelta(days=30), last_day)
+    path = tmp_path / "period.zip"
+    build_evidence_pack(demo_workspace.database, demo_workspace.actor, selection, path)
+    contents = read_pack(path)
+    shown = [event for model in models or (None,) for event in demo_workspace.audit.list_events(
+        EventFilter(model_name=model, occurred_from=_moment(selection.occurred_from),
+                    occurred_before=_moment(selection.occurred_before)), limit=100_000)]
+    assert contents.verification.problems == ()
+    assert 10 < len(contents.events) <= contents.verification.event_count
+    assert list(contents.events) == sorted(shown, key=lambda event: event.seq)
+    assert list(contents.events.newest_first()) == list(reversed(list(contents.events)))
+    assert contents.events[-2:] == list(contents.events)[-2:]
+
+
+def test_a_period_pack_leaves_out_events_stamped_outside_it(tmp_path):
+    """Events are in sequence order; their times need not be (a clock set back): the segment
+    between the first and the last event of the period can hold events from outside it."""
+    now = [datetime(2026, 3, 1, 12, tzinfo=UTC)]
+    workspace = Workspace.open(tmp_path / "clock.db", create=True, user="alice",
+                               clock=lambda: now[0])
+    for name, day in (("a", 10), ("b", 2), ("c", 11), ("d", 20)):
+        now[0] = datetime(2026, 3, day, 12, tzinfo=UTC)
+        workspace.registry.register_model(name)
+    path = tmp_path / "period.zip"
+    selection = EventSelection.for_days((), date(2026, 3, 10), date(2026, 3, 12))
+    build_evidence_pack(workspace.database, workspace.actor, selection, path)
+    contents = read_pack(path)
+    workspace.close()
+    assert contents.verification.problems == ()
+    models = [event.entity_id for event in contents.events if event.entity_type == "model"]
+    assert models == ["a", "c"]  # b lies between them in the chain, but not in the period
+    assert contents.verification.event_count > len(contents.events)
+    assert all(selection.in_period(event.occurred_at) for event in contents.events)
+
+
+def _moment(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def test_a_damaged_pack_shows_its_readable_events(pack, tmp_path):
+    contents = members(pack)
+    lines = contents[CHAIN_FILE].splitlines(keepends=True)
+    lines[3] = b"not an event\n"
+    contents[CHAIN_FILE] = b"".join(lines)
+    damaged = read_pack(write_pack(tmp_path / "damaged.zip", contents))
+    assert not damaged.verification.valid
+    assert [event.seq for event in damaged.events] == [
+        json.loads(line)[0] for number, line in enumerate(lines) if number != 3]
 
 
 def test_the_demo_workspace_exports_and_verifies(demo_workspace, tmp_path):

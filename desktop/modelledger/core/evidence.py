@@ -195,10 +195,12 @@ class EventSelection:
         """How an alert's recorded values (canonical JSON) name each selected model."""
         return tuple(f'"model":{json.dumps(model, ensure_ascii=False)}' for model in self.models)
 
+    def in_period(self, occurred_at: str) -> bool:
+        return ((self.occurred_from is None or occurred_at >= self.occurred_from)
+                and (self.occurred_before is None or occurred_at < self.occurred_before))
+
     def matches(self, entity_type: str, entity_id: str, after: str, occurred_at: str) -> bool:
-        if self.occurred_from is not None and occurred_at < self.occurred_from:
-            return False
-        if self.occurred_before is not None and occurred_at >= self.occurred_before:
+        if not self.in_period(occurred_at):
             return False
         return (not self.models or entity_id in self.models
                 or entity_id.startswith(self._model_prefixes)

@@ -37,6 +37,7 @@ from modelledger.core.domain import AuditEvent
 from modelledger.services.evidence_pack import (
     PackContents,
     ReplySummary,
+    available_processors,
     build_reply_pack,
     read_pack,
 )
@@ -68,7 +69,7 @@ class OpenedPack:
 
 
 def open_pack(path: Path, report) -> OpenedPack:
-    contents = read_pack(path, progress=report)
+    contents = read_pack(path, processes=available_processors(), progress=report)
     documents: dict[str, str] = {}
     charts: dict[str, bytes] = {}
     with zipfile.ZipFile(path) as archive:
@@ -224,7 +225,7 @@ class ReviewWindow(QMainWindow):
             + (f" ({selection.describe()})" if selection is not None else "")
             + f" · created {opened.contents.manifest.get('created_at', '?')}"
             + f" · ModelLedger {opened.contents.manifest.get('app_version', '?')}")
-        self.events.set_rows(list(reversed(opened.contents.events)))  # newest first
+        self.events.set_rows(opened.contents.events.newest_first())
         self.files_view.setPlainText(verification.describe())
         self.document_list.clear()
         self.document_list.addItems(sorted(opened.documents))

@@ -78,7 +78,7 @@ class RecordsModel(QAbstractTableModel):
     def __init__(self, columns: Sequence[Column], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._columns = list(columns)
-        self._rows: list[Any] = []
+        self._rows: Sequence[Any] = []
 
     def row(self, index: Index | int) -> Any:
         return self._rows[index if isinstance(index, int) else index.row()]
@@ -237,16 +237,17 @@ class PagedTableModel(RecordsModel):
 
 
 class RecordListModel(RecordsModel):
-    """Records already in memory (an evidence pack's events)."""
+    """Records already read (an evidence pack's events). The sequence is kept as given, not
+    copied: a pack's events are parsed only as rows are shown."""
 
     def __init__(self, columns: Sequence[Column], rows: Sequence[Any] = (),
                  parent: QObject | None = None) -> None:
         super().__init__(columns, parent)
-        self._rows = list(rows)
+        self._rows = rows
 
     def set_rows(self, rows: Sequence[Any]) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = rows
         self.endResetModel()
 
 
