@@ -518,6 +518,8 @@ class ModelHealthView(QWidget):
             else f"No thresholds apply to this metric: it is shown for information. {how}")
 
     def _draw_kpi(self) -> None:
+        if not self.charts_ready():  # the first load draws it
+            return
         band, series = self.selected_kpi()
         self.kpi_chart.set_series(series, self.health.markers if self.health else (), band)
         if band is None:
@@ -560,7 +562,8 @@ class ModelHealthView(QWidget):
     def _load_distribution(self) -> None:
         health, column = self.health, self.feature_combo.currentData()
         if health is None or column is None:
-            self.distribution_chart.set_distribution(None)
+            if self.charts_ready():
+                self.distribution_chart.set_distribution(None)
             return
         succeeded = [run for run in health.runs if run.status == "succeeded"]
         run_ids = {run.run_id for run in health.runs}
