@@ -693,6 +693,10 @@ def version_details_html(version: ModelVersion) -> str:
 
 
 def _import_health_charts(_control) -> None:
-    """On a worker: the chart modules (pyqtgraph, numpy) define classes and import; they make
-    no Qt objects that would belong to this thread."""
+    """On a worker: the chart modules (pyqtgraph, numpy), and pandas and SciPy, which the
+    first distribution's read needs (core.drift). They define classes and import; they make
+    no Qt objects that would belong to this thread. Their C parts hold Python's lock while
+    they initialise, whatever the thread: those pauses come while the workspace opens, not in
+    the first Health tab (once 157 ms there, with pandas and SciPy left for it)."""
+    import modelledger.core.drift
     import modelledger.ui.model_health  # noqa: F401
