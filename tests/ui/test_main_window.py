@@ -55,7 +55,7 @@ def test_the_pages_are_built_one_per_turn_after_the_one_shown(qtbot, workspace):
     turns.stop()
     built_at_each_turn.append(len(window.pages.built()))
     assert max(later - earlier for earlier, later in itertools.pairwise(built_at_each_turn)) <= 1
-    assert [window.stack.indexOf(window.pages[title]) >= 0 for title in window.pages.titles()] \
+    assert [window.stack.indexOf(window.pages[title]) >= 0 for title in window.pages.names()] \
         == [True] * 6
     qtbot.waitUntil(lambda: "verified" in window.chain_label.text(), timeout=5000)
     window.close()

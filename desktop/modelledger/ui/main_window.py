@@ -54,9 +54,9 @@ from modelledger.ui.monitoring_page import MonitoringPage
 from modelledger.ui.portfolio_page import PortfolioPage
 from modelledger.ui.session import WorkspaceSession
 from modelledger.ui.settings_page import SettingsPage
+from modelledger.ui.staged_widgets import StagedWidgets
 from modelledger.ui.tasks import BackgroundWork, Task
 from modelledger.ui.welcome_page import WelcomePage
-from modelledger.ui.workspace_pages import WorkspacePages
 
 if TYPE_CHECKING:
     from modelledger.core.evidence import EventSelection
@@ -83,7 +83,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
-        self.pages = WorkspacePages({}, self)  # none until a workspace is open
+        self.pages = StagedWidgets({}, self)  # none until a workspace is open
         self.alert_watcher: AlertWatcher | None = None
         self.tray_icon: QSystemTrayIcon | None = None
         self._closing_sessions: list[WorkspaceSession] = []
@@ -256,18 +256,18 @@ class MainWindow(QMainWindow):
             f"{database.display_name}   ·   {mode}   ·   signed in as {workspace.actor.user}")
         self.workspace_label.setToolTip(str(database.sqlite_path or database.display_name))
         self.navigation.clear()
-        session = self.session
-        page_classes = dict(zip(PAGE_TITLES, (PortfolioPage, ModelsPage, MonitoringPage,
-                                              AlertsPage, AuditPage, SettingsPage), strict=True))
+        page_classes = (PortfolioPage, ModelsPage, MonitoringPage, AlertsPage, AuditPage,
+                        SettingsPage)
         self.pages.deleteLater()
-        self.pages = WorkspacePages({title: partial(page_class, session, self)
-                                     for title, page_class in page_classes.items()}, self)
-        self.pages.page_built.connect(self._on_page_built)
+        self.pages = StagedWidgets({title: partial(page_class, self.session, self) for
+                                    title, page_class in zip(PAGE_TITLES, page_classes,
+                                                             strict=True)}, self)
+        self.pages.widget_built.connect(self._on_page_built)
         # Every page is there and loading its data: verified then, the chain's verdict does
         # not wait for the pages still to be built.
         self.pages.all_built.connect(lambda: self.verify_chain(record=False))
         self.pages.all_built.connect(self.workspace_opened)
-        for title in self.pages.titles():
+        for title in self.pages.names():
             QListWidgetItem(title, self.navigation)
         self.session.scheduler_event.connect(self._on_session_scheduler_event)
         # The alerts that exist now are never announced: read them before any run can start.
@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
             self.stack.removeWidget(page)
             page.deleteLater()
         self.pages.deleteLater()
-        self.pages = WorkspacePages({}, self)
+        self.pages = StagedWidgets({}, self)
         self.alert_watcher = None
         self._running_jobs = {}
         self.alert_notice.hide()
@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
 
     def show_page(self, title: str) -> None:
         if title in self.pages:
-            self.navigation.setCurrentRow(self.pages.titles().index(title))
+            self.navigation.setCurrentRow(self.pages.names().index(title))
 
     def show_model(self, name: str) -> None:
         self.show_page("Models")
@@ -589,7 +589,7 @@ class MainWindow(QMainWindow):
     # -- slots ----------------------------------------------------------------------------------
 
     def _on_navigation_current_row_changed(self, row: int) -> None:
-        titles = self.pages.titles()
+        titles = self.pages.names()
         if 0 <= row < len(titles):
             self.stack.setCurrentWidget(self.pages[titles[row]])
             if titles[row] == "Alerts":
@@ -641,7 +641,7 @@ class MainWindow(QMainWindow):
 
     def _on_alerts_open_count_changed(self, count: int) -> None:
         if "Alerts" in self.pages:
-            self.navigation.item(self.pages.titles().index("Alerts")).setText(
+            self.navigation.item(self.pages.names().index("Alerts")).setText(
                 f"Alerts ({count})" if count else "Alerts")
 
     def _on_alert_watcher_new_alerts(self, alerts: list[Alert]) -> None:

@@ -47,6 +47,7 @@ from modelledger.ui.charts import (
 )
 from modelledger.ui.run_dialog import RunDialog
 from modelledger.ui.session import WorkspaceSession
+from modelledger.ui.staged_widgets import StagedWidgets
 from modelledger.ui.table_models import HEALTH_COLOURS, MUTED
 
 DAY = 86400.0
@@ -201,13 +202,16 @@ class ModelHealthView(QWidget):
         self._syncing_charts = False
         # A chart takes 8-13 ms to build (pyqtgraph makes its axes and view); the five built
         # together with their context menus held the GUI thread ~100 ms. One per turn.
-        self._chart_builds = [
-            (self.metric_panel, TimeSeriesChart), (self.kpi_panel, TimeSeriesChart),
-            (self.heatmap_panel, HeatmapChart), (self.distribution_panel, DistributionChart),
-            (self.performance_panel, PerformanceChart)]
-        self._build_timer = QTimer(self, singleShot=True, interval=0)
-        self._build_timer.timeout.connect(self._build_next_chart)
-        self._build_timer.start()
+        chart_kinds = ((self.metric_panel, TimeSeriesChart), (self.kpi_panel, TimeSeriesChart),
+                       (self.heatmap_panel, HeatmapChart),
+                       (self.distribution_panel, DistributionChart),
+                       (self.performance_panel, PerformanceChart))
+        self._charts = StagedWidgets({panel.objectName(): kind for panel, kind in chart_kinds},
+                                     self)
+        self._charts.widget_built.connect(self._on_chart_built)
+        self._charts.all_built.connect(self._on_charts_built)
+        self._charts_ready = False
+        self._charts.build_the_rest()
         self.panel_figures: dict[ChartPanel, Callable] = {
             self.metric_panel: self._metric_figure, self.heatmap_panel: self._heatmap_figure,
             self.distribution_panel: self._distribution_figure,
@@ -254,15 +258,9 @@ class ModelHealthView(QWidget):
         layout.addWidget(self.hover_label)
         self._show_empty("Loading…")
 
-    def _build_next_chart(self) -> None:
-        panel, kind = self._chart_builds.pop(0)
-        chart = kind()
-        panel.set_chart(chart)
+    def _on_chart_built(self, panel_name: str, chart: ThemedPlot) -> None:
+        self.findChild(ChartPanel, panel_name).set_chart(chart)
         chart.painted.connect(lambda: self._on_chart_painted(chart))
-        if self._chart_builds:
-            self._build_timer.start()
-        else:
-            self._on_charts_built()
 
     def _on_charts_built(self) -> None:
         self.metric_chart, self.kpi_chart, self.heatmap_chart, self.distribution_chart, \
@@ -282,13 +280,14 @@ class ModelHealthView(QWidget):
         for chart in self.time_charts:
             chart.sigXRangeChanged.connect(
                 lambda _view, _range, chart=chart: self._on_time_chart_range_changed(chart))
+        self._charts_ready = True
         self.charts_built.emit()
         if self._health_before_charts is not None:
             health, self._health_before_charts = self._health_before_charts, None
             self._on_health_loaded(health)
 
     def charts_ready(self) -> bool:
-        return not self._chart_builds
+        return self._charts_ready
 
     def _arrange(self, empty: frozenset[ChartPanel] = frozenset()) -> None:
         """Two charts a row; a chart whose partner has nothing to show takes the whole row."""

@@ -1,16 +1,16 @@
-"""The pages of an open workspace, built one at a time."""
+"""Widgets built one at a time (a workspace's pages, a health page's charts)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QWidget
 
-from modelledger.ui.workspace_pages import WorkspacePages
+from modelledger.ui.staged_widgets import StagedWidgets
 
 
 def test_every_page_built_is_announced_on_a_turn_of_its_own(qtbot):
     """Asked for the last page (as the menu's Verify chain asks for the audit page), the pages
     must not run ``all_built`` handlers inside the caller."""
-    pages = WorkspacePages({"a": QWidget, "b": QWidget})
+    pages = StagedWidgets({"a": QWidget, "b": QWidget})
     announced = []
     pages.all_built.connect(lambda: announced.append(len(pages.built())))
     pages["a"], pages["b"]
@@ -24,9 +24,9 @@ def test_a_page_that_fails_to_build_stops_no_other(qtbot):
     def broken() -> QWidget:
         raise RuntimeError("no such table")
 
-    pages = WorkspacePages({"a": QWidget, "broken": broken, "c": QWidget})
+    pages = StagedWidgets({"a": QWidget, "broken": broken, "c": QWidget})
     built = []
-    pages.page_built.connect(lambda title, _page: built.append(title))
+    pages.widget_built.connect(lambda title, _page: built.append(title))
     with (qtbot.captureExceptions() as failures,
           qtbot.waitSignal(pages.all_built, timeout=2000)):
         pages.build_the_rest()
