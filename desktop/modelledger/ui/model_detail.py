@@ -147,7 +147,7 @@ class ModelDetailView(QWidget):
         session.changed.connect(self.reload)
         back = QShortcut(QKeySequence("Alt+Left"), self)
         back.activated.connect(self.back_requested)
-        # Importing them took the GUI thread 300-400 ms when the first Health tab opened.
+        # What the Health tab needs, imported now on a worker (see _import_health_charts).
         session.work.read("Preparing the health charts", _import_health_charts, quiet=True)
 
     # -- building -------------------------------------------------------------------------------
