@@ -44,7 +44,7 @@ def build_workspace(path: Path, events: int) -> None:
     from sqlalchemy import insert
 
     from modelledger.core.audit_chain import canonical_json, event_hash
-    from modelledger.services.workspace import Workspace
+    from modelledger.services.workspace.opening import Workspace
     from modelledger.storage.audit_log import head_seq
     from modelledger.storage.tables import audit_events
 
@@ -104,8 +104,8 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MODELLEDGER_CONFIG_DIR", str(Path(scratch) / "config"))
         from modelledger.core.evidence import EventSelection
-        from modelledger.services import evidence_pack
-        from modelledger.services.workspace import Workspace
+        from modelledger.services.governance import evidence_pack
+        from modelledger.services.workspace.opening import Workspace
 
         build_workspace(folder / f"audit-{args.events}.db", args.events)
         workspace = Workspace.open(folder / f"audit-{args.events}.db", user="bench")

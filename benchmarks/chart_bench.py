@@ -38,7 +38,7 @@ if not os.environ.get("DISPLAY"):  # under Xvfb or on a desktop, the real displa
 import numpy as np
 
 from modelledger.core.downsample import lttb_indices, min_max_indices
-from modelledger.ui.gui_thread import paint_on_gui_thread_only
+from modelledger.ui.base.gui_thread import paint_on_gui_thread_only
 
 paint_on_gui_thread_only()  # as the application does, before its QApplication exists
 
@@ -97,7 +97,7 @@ def matplotlib_figures(x, y, heat) -> dict[str, float]:
 
 def metric_series(x, y):
     """The 1M-point series as the app's chart data: daily-ish times, thresholds, 20 alerts."""
-    from modelledger.services.health_charts import MetricSeries
+    from modelledger.services.health.chart_data import MetricSeries
 
     times = 1.7e9 + x * 60.0
     alerts = np.linspace(0, POINTS - 1, 20).astype(np.int64)
@@ -108,7 +108,7 @@ def metric_series(x, y):
 
 
 def drift_heatmap(heat):
-    from modelledger.services.health_charts import DriftHeatmap
+    from modelledger.services.health.chart_data import DriftHeatmap
 
     return DriftHeatmap("drift.psi", tuple(f"feature_{i}" for i in range(FEATURES)),
                         1.7e9 + np.arange(RUNS) * 86400.0, np.arange(RUNS, dtype=np.int64),
@@ -120,7 +120,7 @@ def app_charts(x, y, heat) -> dict[str, float]:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv)
-    from modelledger.ui.charts import HeatmapChart, TimeSeriesChart
+    from modelledger.ui.health.charts import HeatmapChart, TimeSeriesChart
 
     series = metric_series(x, y)
     chart = TimeSeriesChart()
@@ -170,7 +170,7 @@ def exported_figures(x, y, heat) -> dict[str, float]:
     """What exports cost (a worker thread does them; the window never waits)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from modelledger.services.health_figures import heatmap_figure, series_figure
+    from modelledger.services.health.figures import heatmap_figure, series_figure
 
     series, data = metric_series(x, y), drift_heatmap(heat)
     return {
@@ -194,10 +194,10 @@ def page_stalls(rounds: int) -> dict[str, float]:
 
     app = QApplication.instance() or QApplication(sys.argv)
     os.environ.setdefault("MODELLEDGER_CONFIG_DIR", tempfile.mkdtemp())
-    from modelledger.services.demo import create_demo_workspace
-    from modelledger.services.workspace import Workspace
-    from modelledger.ui.model_health import ModelHealthView
-    from modelledger.ui.session import WorkspaceSession
+    from modelledger.services.demo.build import create_demo_workspace
+    from modelledger.services.workspace.opening import Workspace
+    from modelledger.ui.base.session import WorkspaceSession
+    from modelledger.ui.health.model_view import ModelHealthView
 
     collections: list[tuple[float, float]] = []  # (start, end) of each cycle collection
 

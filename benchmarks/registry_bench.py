@@ -54,7 +54,7 @@ print(json.dumps({"total": total, "times": times, "list": listing, "found": len(
 
 def bench_modelledger(folder: Path, versions: int) -> dict:
     from modelledger.core.domain import InventoryFilter
-    from modelledger.services.workspace import Workspace
+    from modelledger.services.workspace.opening import Workspace
 
     started = time.perf_counter()
     workspace = Workspace.open(folder / "bench.db", create=True, user="bench")
@@ -89,7 +89,7 @@ def bench_modelledger(folder: Path, versions: int) -> dict:
 
 def bench_verify(folder: Path, events: int) -> dict:
     from modelledger.core.domain import Actor
-    from modelledger.services.workspace import Workspace
+    from modelledger.services.workspace.opening import Workspace
     from modelledger.storage.audit_log import AuditAppender
 
     workspace = Workspace.open(folder / "audit.db", create=True, user="bench")

@@ -49,7 +49,7 @@ FORBIDDEN_AT_STARTUP = ("pandas", "sklearn", "scipy", "matplotlib")
 MARKS = (
     ("process_created", "process created (kernel, /proc; 10 ms ticks)"),
     ("first_line", "interpreter up (first line of the probe)"),
-    ("imports_done", "imports done (modelledger.cli + ui.main_window)"),
+    ("imports_done", "imports done (modelledger.cli.main + ui.shell.main_window)"),
     ("qapplication_ready", "QApplication created"),
     ("window_built", "MainWindow built"),
     ("window_shown", "window.show() returned"),
@@ -118,7 +118,7 @@ def build_workspace(path: Path, models: int, per_model: int, events: int) -> dic
     from sqlalchemy import event
 
     from modelledger.core.domain import Actor, RiskTier, Role, Stage
-    from modelledger.services.workspace import Workspace
+    from modelledger.services.workspace.opening import Workspace
     from modelledger.storage.audit_log import AuditAppender
 
     rng = random.Random(20240611)

@@ -2,10 +2,10 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/startup_probe.py WORKSPACE.db
 
-It starts the application through the real entry point, ``modelledger.cli.main(["-w", ws])``
+It starts the application through the real entry point, ``modelledger.cli.main.main(["-w", ws])``
 (what the ``modelledger`` console script runs: logging set up, then ``app.run_application``,
 which creates the QApplication and the MainWindow, shows it and opens the workspace on a worker
-thread). The only change is that ``modelledger.ui.main_window.MainWindow`` is replaced by a
+thread). The only change is that ``modelledger.ui.shell.main_window.MainWindow`` is replaced by a
 subclass that notes the time of each step (and the page classes it builds by subclasses that
 time their constructors); ``run_application`` imports the class when it is
 called, so it builds the subclass. The probe stops when the Models page's ``inventory_loaded``
@@ -91,8 +91,8 @@ def main() -> int:
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from modelledger.cli import main as cli_main
-    from modelledger.ui import main_window
+    from modelledger.cli.main import main as cli_main
+    from modelledger.ui.shell import main_window
 
     marks["imports_done"] = time.monotonic()
     page_build: dict[str, float] = {}  # seconds in each page's constructor (GUI thread)

@@ -7,6 +7,6 @@ if __name__ == "__main__":
     # Monitor runs and pack verification use spawned worker processes; in a frozen build each
     # one starts this executable again, and freeze_support() turns it into the worker.
     multiprocessing.freeze_support()
-    from modelledger.cli import main
+    from modelledger.cli.main import main
 
     raise SystemExit(main())

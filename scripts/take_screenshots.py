@@ -22,11 +22,11 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from modelledger.services.demo import create_demo_workspace
-    from modelledger.services.workspace import Workspace
-    from modelledger.ui.compare_dialog import CompareVersionsDialog
-    from modelledger.ui.import_wizard import ImportWizard
-    from modelledger.ui.main_window import MainWindow
+    from modelledger.services.demo.build import create_demo_workspace
+    from modelledger.services.workspace.opening import Workspace
+    from modelledger.ui.registry.compare_dialog import CompareVersionsDialog
+    from modelledger.ui.registry.import_wizard import ImportWizard
+    from modelledger.ui.shell.main_window import MainWindow
 
     app = QApplication(sys.argv)
     app.setApplicationName("ModelLedger")

@@ -13,5 +13,7 @@ ensure_venv test
 export QT_QPA_PLATFORM=offscreen
 log "ruff"
 "$VENV/bin/ruff" check desktop tests benchmarks scripts installer
+log "lint-imports (the layer and feature contracts in pyproject.toml)"
+"$VENV/bin/lint-imports" --no-cache --no-logo
 log "pytest"
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from modelledger.services.workspace import Workspace
-from modelledger.ui.gui_thread import paint_on_gui_thread_only
+from modelledger.services.workspace.opening import Workspace
+from modelledger.ui.base.gui_thread import paint_on_gui_thread_only
 
 paint_on_gui_thread_only()  # Qt as the application sets it up, before pytest-qt's QApplication
 
@@ -56,7 +56,7 @@ def workspace(workspace_path):
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """The demo workspace, built once per test session (it takes about 15 s)."""
-    from modelledger.services.demo import create_demo_workspace
+    from modelledger.services.demo.build import create_demo_workspace
 
     return create_demo_workspace(tmp_path_factory.mktemp("demo-template") / "demo.db")
 

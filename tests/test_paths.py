@@ -14,7 +14,7 @@ def test_each_folder_follows_its_environment_variable(tmp_path, monkeypatch):
 
 
 def test_the_demo_workspace_lives_in_the_data_folder(tmp_path, monkeypatch):
-    from modelledger.services.demo import default_demo_path
+    from modelledger.services.demo.build import default_demo_path
 
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path))
     assert default_demo_path().is_relative_to(tmp_path)

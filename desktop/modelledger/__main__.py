@@ -1,3 +1,3 @@
-from modelledger.cli import main
+from modelledger.cli.main import main
 
 raise SystemExit(main())

@@ -38,12 +38,12 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
         return 2
     if target is not None and target.lower().endswith(".zip") and Path(target).is_file():
         # An evidence or reply pack (a double-click on one): review mode, no workspace.
-        from modelledger.ui.review_window import ReviewWindow
+        from modelledger.ui.governance.review_window import ReviewWindow
 
         review = ReviewWindow(Path(target))
         review.show()
         return app.exec()
-    from modelledger.ui.main_window import MainWindow
+    from modelledger.ui.shell.main_window import MainWindow
 
     window = MainWindow(user=user)
     window.show()
@@ -58,11 +58,11 @@ def run_application(target: str | None, *, demo: bool = False, user: str | None 
 
 
 def run_self_test(folder: Path | None, *, timeout_s: float) -> int:
-    """``modelledger self-test``: see ui/self_test.py. Works in ``folder`` (kept afterwards) or
-    in a temporary folder that is removed at the end."""
+    """``modelledger self-test``: see ui/shell/self_test.py. Works in ``folder`` (kept
+    afterwards) or in a temporary folder that is removed at the end."""
     import tempfile
 
-    from modelledger.ui.self_test import isolate_in
+    from modelledger.ui.shell.self_test import isolate_in
 
     with tempfile.TemporaryDirectory(prefix="modelledger-self-test-") as scratch:
         folder = Path(folder) if folder is not None else Path(scratch)
@@ -71,9 +71,9 @@ def run_self_test(folder: Path | None, *, timeout_s: float) -> int:
         app = _start_qt()
         if app is None:
             return 2
-        from modelledger.ui.app_settings import AppSettings
-        from modelledger.ui.main_window import MainWindow
-        from modelledger.ui.self_test import SelfTest
+        from modelledger.ui.shell.app_settings import AppSettings
+        from modelledger.ui.shell.main_window import MainWindow
+        from modelledger.ui.shell.self_test import SelfTest
 
         window = MainWindow(AppSettings())
         window.show()
@@ -102,8 +102,8 @@ def _start_qt():
     from PySide6.QtWidgets import QApplication
 
     from modelledger.paths import APP_NAME, resources_folder
-    from modelledger.ui.errors import install_crash_handler
-    from modelledger.ui.gui_thread import paint_on_gui_thread_only
+    from modelledger.ui.base.errors import install_crash_handler
+    from modelledger.ui.base.gui_thread import paint_on_gui_thread_only
 
     if sys.stderr is not None:  # a windowed Windows executable has no stderr at all
         faulthandler.enable()  # a crash inside Qt still leaves a Python stack on stderr
@@ -114,7 +114,7 @@ def _start_qt():
     app.setWindowIcon(QIcon(str(resources_folder() / "icons" / "modelledger.svg")))
     install_crash_handler()
     if sys.platform == "darwin":
-        from modelledger.ui.file_open import PackOpenRequests
+        from modelledger.ui.shell.file_open import PackOpenRequests
 
         PackOpenRequests(app)
     return app

@@ -40,7 +40,7 @@ def test_the_version_comes_from_the_package_everywhere():
 
 
 def test_the_gui_command_takes_the_path_a_file_manager_passes(tmp_path):
-    from modelledger.cli import build_parser
+    from modelledger.cli.main import build_parser
 
     args = build_parser().parse_args(["gui", str(tmp_path / "evidence.zip")])
     assert args.command == "gui" and args.target.endswith("evidence.zip")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from modelledger.core.domain import Stage
-from modelledger.services.workspace import Workspace
+from modelledger.services.workspace.opening import Workspace
 
 
 def main(workspace_path: str, worker: int, models: int, go_file: str) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from modelledger.services.workspace import Workspace
+from modelledger.services.workspace.opening import Workspace
 
 WRITER = Path(__file__).with_name("concurrent_writer.py")
 WORKERS, MODELS = 4, 12

@@ -11,7 +11,7 @@ from modelledger.core.errors import (
     NotFoundError,
     ReadOnlyWorkspaceError,
 )
-from modelledger.services.workspace import Workspace
+from modelledger.services.workspace.opening import Workspace
 from modelledger.storage import schema
 from modelledger.storage.database import Database, SharingMode
 from modelledger.storage.tables import metadata

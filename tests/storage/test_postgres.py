@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from modelledger.core.domain import InventoryFilter, Stage
 from modelledger.core.errors import FourEyesError, NewerSchemaError, NotFoundError
-from modelledger.services.workspace import Workspace
+from modelledger.services.workspace.opening import Workspace
 from modelledger.storage.database import SharingMode
 
 pytestmark = pytest.mark.postgres
@@ -88,7 +88,7 @@ def test_concurrent_processes_on_postgresql(postgres_url, pg_workspace, tmp_path
 
 
 def test_copy_sqlite_workspace_to_postgresql(tmp_path, postgres_url):
-    from modelledger.services.demo import create_demo_workspace
+    from modelledger.services.demo.build import create_demo_workspace
     from tests.conftest import run_cli
 
     demo = create_demo_workspace(tmp_path / "demo.db")
@@ -118,7 +118,7 @@ def test_copy_sqlite_workspace_to_postgresql(tmp_path, postgres_url):
 
 def check_monitoring_on(workspace):
     """A run on the copied server: new claims, runs, metrics and alerts get fresh ids."""
-    from modelledger.services.scheduler import MonitorScheduler
+    from modelledger.services.monitoring.scheduler import MonitorScheduler
 
     credit = next(m for m in workspace.monitoring.list_monitors()
                   if m.model_name == "vendor-credit-score")

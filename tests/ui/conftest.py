@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelledger.ui.session import WorkspaceSession
+from modelledger.ui.base.session import WorkspaceSession
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,7 @@ def open_window(qtbot, monkeypatch):
     windows = []
 
     def open_(workspace):
-        from modelledger.ui.main_window import MainWindow
+        from modelledger.ui.shell.main_window import MainWindow
 
         window = MainWindow()
         qtbot.addWidget(window)

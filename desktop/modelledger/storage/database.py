@@ -406,7 +406,7 @@ def _migrate_if_needed(database: Database, revision: str | None) -> None:
         backup = backup_sqlite_file(database, f"before-{schema.HEAD_REVISION}")
         log.info("backed up %s to %s before upgrading its schema from %s",
                  database.sqlite_path, backup, revision)
-    schema.upgrade_to_head(database)
+    database.write(schema.upgrade_to_head)
 
 
 def backup_sqlite_file(database: Database, label: str) -> Path:

@@ -7,12 +7,10 @@ imported only when a workspace actually needs creating or upgrading.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
 
 from modelledger.core.errors import NewerSchemaError
-
-if TYPE_CHECKING:
-    from modelledger.storage.database import Database
 
 # Oldest first; a test checks this list against the migration scripts.
 KNOWN_REVISIONS = ("0001_initial", "0002_monitoring", "0003_run_distributions",
@@ -40,13 +38,10 @@ def alembic_config():
     return config
 
 
-def upgrade_to_head(database: Database) -> None:
+def upgrade_to_head(conn: Connection) -> None:
+    """Run the missing migrations inside the caller's write transaction on ``conn``."""
     from alembic import command
 
     config = alembic_config()
-
-    def run_migrations(conn):
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-
-    database.write(run_migrations)
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the workspace schema; Alembic loads them by path (storage/schema.py)."""

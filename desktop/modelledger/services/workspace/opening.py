@@ -1,0 +1,85 @@
+"""A workspace: one database, its artifact store, and the services over them."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from pathlib import Path
+
+from modelledger.core.domain import Actor
+from modelledger.services.changes.events import ChangeBus
+from modelledger.services.changes.unit_of_work import Clock
+from modelledger.services.governance.audit import AuditService
+from modelledger.services.governance.model_cards import ModelCardService
+from modelledger.services.health.chart_data import HealthChartsService
+from modelledger.services.monitoring.service import MonitoringService
+from modelledger.services.registry.service import RegistryService
+from modelledger.storage.artifacts import ArtifactStore
+from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
+
+
+def default_user() -> str:
+    return os.environ.get("MODELLEDGER_USER") or getpass.getuser()
+
+
+def default_artifact_root(database: Database) -> Path:
+    """``<db file>.artifacts`` beside a SQLite file; for a server database, a folder that the
+    team shares, given by MODELLEDGER_ARTIFACTS or else the user's data folder."""
+    if database.sqlite_path is not None:
+        return database.sqlite_path.with_name(database.sqlite_path.name + ".artifacts")
+    configured = os.environ.get("MODELLEDGER_ARTIFACTS")
+    if configured:
+        return Path(configured).expanduser()
+    from modelledger.paths import data_folder
+
+    return data_folder() / "server-artifacts"
+
+
+class Workspace:
+    """``clock`` tells the services what time it is when they write: the real time, except
+    for the demo build, which lays out its history on a simulated clock."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        user: str | None = None,
+        artifact_root: Path | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.database = database
+        self.actor = Actor(user or default_user(), socket.gethostname())
+        self.artifacts = ArtifactStore(artifact_root or default_artifact_root(database))
+        self.clock = clock
+        self.changes = ChangeBus()
+        self.registry = RegistryService(database, self.artifacts, self.actor, self.changes,
+                                        clock=clock)
+        self.audit = AuditService(database, clock=clock)
+        self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes,
+                                            clock=clock)
+        self.health = HealthChartsService(database)
+        self.cards = ModelCardService(database, self.actor, self.changes, clock=clock)
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        user: str | None = None,
+        artifact_root: Path | None = None,
+        clock: Clock = utc_now,
+    ) -> Workspace:
+        return cls(Database.open(target, create=create), user=user, artifact_root=artifact_root,
+                   clock=clock)
+
+    def as_user(self, user: str) -> Workspace:
+        """The same workspace acting as another user (shares the database connection pool and
+        the clock)."""
+        return Workspace(self.database, user=user, artifact_root=self.artifacts.root,
+                         clock=self.clock)
+
+    def close(self) -> None:
+        self.database.close()

@@ -1,0 +1,200 @@
+"""Settings > Alert email: the SMTP server that alert emails go through (optional)."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from modelledger.core.errors import InvalidInputError
+from modelledger.services.monitoring.alert_email import EmailSettings
+from modelledger.ui.base.errors import show_error
+from modelledger.ui.base.session import WorkspaceSession
+from modelledger.ui.widgets.dialogs import ReasonDialog
+
+log = logging.getLogger(__name__)
+
+SECURITY_LABELS = (("starttls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 465)"),
+                   ("none", "None (internal relay only)"))
+SEVERITY_LABELS = (("critical", "Critical alerts only"), ("warn", "Warnings and critical"))
+
+
+class AlertEmailBox(QGroupBox):
+    def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
+        super().__init__("Alert email", parent)
+        self.setObjectName("alertEmailBox")
+        self._session = session
+        self._monitoring = session.workspace.monitoring
+        self._editable = not session.workspace.database.read_only
+        self.reason_dialog: ReasonDialog | None = None
+        self.enabled_check = QCheckBox("Email new alerts through this SMTP server")
+        self.host_edit = QLineEdit()
+        self.host_edit.setPlaceholderText("smtp.example.org")
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(1, 65535)
+        self.port_spin.setValue(587)
+        self.security_combo = QComboBox()
+        for value, label in SECURITY_LABELS:
+            self.security_combo.addItem(label, value)
+        self.sender_edit = QLineEdit()
+        self.sender_edit.setPlaceholderText("modelledger@example.org")
+        self.recipients_edit = QLineEdit()
+        self.recipients_edit.setPlaceholderText("risk@example.org, owner@example.org")
+        self.username_edit = QLineEdit()
+        self.username_edit.setPlaceholderText("empty when the server needs no login")
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("kept in this computer's keyring, not the workspace")
+        self.severity_combo = QComboBox()
+        for value, label in SEVERITY_LABELS:
+            self.severity_combo.addItem(label, value)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setStyleSheet("color: palette(placeholder-text);")
+        self.test_button = QPushButton("Send &test email")
+        self.test_button.clicked.connect(self.send_test)
+        self.save_button = QPushButton("Save…")
+        self.save_button.clicked.connect(self.save)
+        form = QFormLayout()
+        form.addRow(self.enabled_check)
+        server = QHBoxLayout()
+        server.addWidget(self.host_edit, 1)
+        server.addWidget(QLabel("Port:"))
+        server.addWidget(self.port_spin)
+        form.addRow("Server:", server)
+        form.addRow("Security:", self.security_combo)
+        form.addRow("From:", self.sender_edit)
+        form.addRow("To:", self.recipients_edit)
+        form.addRow("Login:", self.username_edit)
+        form.addRow("Password:", self.password_edit)
+        form.addRow("Send:", self.severity_combo)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status_label, 1)
+        buttons.addWidget(self.test_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        for widget in self._inputs():
+            widget.setEnabled(self._editable)
+        self.test_button.setEnabled(self._editable)
+        self.save_button.setEnabled(self._editable)
+        if not self._editable:
+            self.status_label.setText("Read-only workspace: the settings cannot be changed.")
+
+    def _inputs(self) -> list[QWidget]:
+        return [self.enabled_check, self.host_edit, self.port_spin, self.security_combo,
+                self.sender_edit, self.recipients_edit, self.username_edit, self.password_edit,
+                self.severity_combo]
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        monitoring = self._monitoring
+        self._session.work.read("Loading alert email settings",
+                                lambda control: monitoring.email_settings(),
+                                on_success=self.show_settings, quiet=True, context=self)
+
+    def show_settings(self, settings: EmailSettings) -> None:
+        if self.reason_dialog is not None:
+            return  # the form holds the values being saved
+        self.enabled_check.setChecked(settings.enabled)
+        self.host_edit.setText(settings.host)
+        self.port_spin.setValue(settings.port)
+        self.security_combo.setCurrentIndex(self.security_combo.findData(settings.security))
+        self.sender_edit.setText(settings.sender)
+        self.recipients_edit.setText(", ".join(settings.recipients))
+        self.username_edit.setText(settings.username)
+        self.severity_combo.setCurrentIndex(self.severity_combo.findData(settings.min_severity))
+
+    def form_settings(self) -> EmailSettings:
+        """The form's values; raises InvalidInputError that says what to fix."""
+        recipients = tuple(r.strip() for r in self.recipients_edit.text().split(",") if r.strip())
+        return EmailSettings(
+            enabled=self.enabled_check.isChecked(), host=self.host_edit.text().strip(),
+            port=self.port_spin.value(), security=self.security_combo.currentData(),
+            sender=self.sender_edit.text().strip(), recipients=recipients,
+            username=self.username_edit.text().strip(),
+            min_severity=self.severity_combo.currentData())
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def send_test(self) -> None:
+        try:
+            settings = self.form_settings()
+        except InvalidInputError as error:
+            show_error(self, error)
+            return
+        if not settings.host or not settings.recipients:
+            self.status_label.setText("Fill in the server, the sender and the recipients first.")
+            return
+        password = self.password_edit.text() or None
+        monitoring = self._monitoring
+        self.test_button.setEnabled(False)
+        self.status_label.setText(f"Sending a test email through {settings.host}…")
+        self._session.work.read(
+            "Sending a test email",
+            lambda control: monitoring.send_test_email(settings, password),
+            on_success=lambda _: self._on_test_done(f"Test email sent to "
+                                                    f"{', '.join(settings.recipients)}."),
+            on_failure=self._on_test_failed, context=self)
+
+    def _on_test_done(self, message: str) -> None:
+        self.test_button.setEnabled(True)
+        self.status_label.setText(message)
+
+    def _on_test_failed(self, error: BaseException) -> None:
+        self._on_test_done("The test email was not sent.")
+        show_error(self, error)
+
+    def save(self) -> None:
+        try:
+            settings = self.form_settings()
+        except InvalidInputError as error:
+            show_error(self, error)
+            return
+        dialog = ReasonDialog("Alert email", "Why are the alert email settings changing? "
+                              "The change is recorded in the audit timeline.", self,
+                              action_text="Save")
+        dialog.finished.connect(partial(self._on_reason_given, dialog, settings))
+        self.reason_dialog = dialog
+        dialog.open()
+
+    def _on_reason_given(self, dialog: ReasonDialog, settings: EmailSettings,
+                         result: int) -> None:
+        self.reason_dialog = None
+        dialog.deleteLater()
+        if result != QDialog.DialogCode.Accepted:
+            return
+        reason, password = dialog.reason(), self.password_edit.text() or None
+        monitoring = self._monitoring
+        self.save_button.setEnabled(False)
+        self._session.work.write(
+            "Saving the alert email settings",
+            lambda control: monitoring.set_email_settings(settings, reason, password),
+            on_success=self._on_saved, on_failure=self._on_save_failed, context=self)
+
+    def _on_saved(self, _result: object) -> None:
+        self.save_button.setEnabled(True)
+        self.password_edit.clear()
+        self.status_label.setText("Saved.")
+        self.reload()
+
+    def _on_save_failed(self, error: BaseException) -> None:
+        self.save_button.setEnabled(True)
+        show_error(self, error)
