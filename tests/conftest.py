@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from modelledger.core.domain import Role
+from modelledger.services.identity import keystore
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.base.gui_thread import paint_on_gui_thread_only
 
 paint_on_gui_thread_only()  # Qt as the application sets it up, before pytest-qt's QApplication
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +31,9 @@ def _isolated_user_folders(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MODELLEDGER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("MODELLEDGER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("MODELLEDGER_USER", "alice")
+    # Each person's signing key is kept in a passphrase-protected file (no keyring on CI).
+    monkeypatch.setenv("MODELLEDGER_PASSPHRASE", TEST_PASSPHRASE)
+    monkeypatch.setenv("MODELLEDGER_KEYRING", "off")
     monkeypatch.delenv("MODELLEDGER_WORKSPACE", raising=False)
     monkeypatch.delenv("MODELLEDGER_ASSUME_NETWORK_SHARE", raising=False)
 
@@ -39,6 +45,17 @@ def _no_thread_left_running():
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()
               and not t.daemon]
     assert not leaked, f"test left threads running: {leaked}"
+
+
+def person(admin: Workspace, name: str, role: Role = Role.DEVELOPER,
+           display_name: str = "") -> Workspace:
+    """``name`` acting in ``admin``'s workspace: a key made for them on this (test) workstation,
+    their enrolment signed by it and approved by ``admin`` with ``role``."""
+    key = keystore.load_key(name) or keystore.create_key(name)
+    joining = admin.as_user(name)
+    joining.identity.request_enrolment(key, display_name=display_name or name)
+    admin.identity.approve(name, role=role, reason="joins the team")
+    return joining
 
 
 @pytest.fixture

@@ -43,9 +43,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 @in_workspace
 def _audit_verify(ws, args) -> int:
-    report = ws.audit.verify()
-    print(report.describe())
-    return 0 if report.intact else 3
+    chain, decisions = ws.audit.verify_with_signatures()
+    print(chain.describe())
+    print(decisions.describe())
+    return 0 if chain.intact and decisions.valid else 3
 
 
 @in_workspace

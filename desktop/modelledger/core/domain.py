@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from modelledger.core.errors import InvalidInputError
 
@@ -56,12 +56,25 @@ class ArtifactFormat(enum.StrEnum):
         return self in (ArtifactFormat.PICKLE, ArtifactFormat.JOBLIB)
 
 
+class EventSigner(Protocol):
+    """A person's (or a headless instance's) unlocked private key."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who did something, and from which machine."""
+    """Who did something, and from which machine. ``signer`` signs their events once the
+    workspace has signed identity; a ``scheduler`` actor writes what a running scheduler writes
+    (unsigned, vouched for by its signed checkpoints)."""
 
     user: str
     host: str
+    signer: EventSigner | None = field(default=None, compare=False, repr=False)
+    scheduler: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +233,10 @@ class AuditEvent:
     reason: str
     prev_hash: str
     hash: str
+    # Outside the hashed fields: the signer's key fingerprint and the signature over the hash
+    # (core.identity); None before signed identity and for scheduler events.
+    signer: str | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True)

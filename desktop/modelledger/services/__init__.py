@@ -1,5 +1,5 @@
 """Use cases over the storage layer, without Qt: one package per feature.
 
 Upper packages may use lower ones, never the reverse (pyproject.toml, [tool.importlinter]):
-demo > workspace > governance > monitoring | health > registry > data | changes.
+demo > workspace > governance > monitoring | health > registry > identity | data > changes.
 """

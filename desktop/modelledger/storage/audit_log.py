@@ -4,6 +4,10 @@ Appends happen inside the caller's write transaction, which already holds the da
 write lock (``BEGIN IMMEDIATE`` on SQLite, the advisory lock on PostgreSQL), so reading the head
 and inserting the next link cannot race with another writer. The unique constraints on
 ``prev_hash`` and ``hash`` are a second line of defence: a forked chain cannot be stored.
+
+Once a workspace has signed identity, every event passes the role check here and is signed
+here: no service can write a decision around either. A refused event raises, and the caller's
+transaction rolls back with it, so nothing of the refused change is written.
 """
 
 from __future__ import annotations
@@ -32,9 +36,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from modelledger.core import identity
 from modelledger.core.audit_chain import GENESIS_HASH, canonical_json, event_hash
-from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter
-from modelledger.storage.tables import audit_events
+from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter, Role
+from modelledger.storage import identity_repo
+from modelledger.storage.tables import audit_events, registered_models, users, workspace_settings
+
+# The setting that turns signed identity on: the sequence number of the bootstrap event.
+SIGNED_FROM_SETTING = "identity.signed_from_seq"
 
 _COLUMNS = (
     audit_events.c.seq,
@@ -49,6 +58,8 @@ _COLUMNS = (
     audit_events.c.reason,
     audit_events.c.prev_hash,
     audit_events.c.hash,
+    audit_events.c.signer,
+    audit_events.c.signature,
 )
 
 
@@ -75,6 +86,7 @@ class AuditAppender:
         ).first()
         self._next_seq = head.seq + 1 if head else 1
         self._prev_hash = head.hash if head else GENESIS_HASH
+        self._identity = _SignedIdentity.of(conn, actor)
 
     def append(
         self,
@@ -100,15 +112,112 @@ class AuditAppender:
             "reason": reason,
             "prev_hash": self._prev_hash,
         }
+        if self._identity is not None:
+            self._identity.check(action, entity_type, fields["entity_id"], fields["before"],
+                                 fields["after"])
         digest = event_hash(**fields)
+        signer, signature = None, None
+        if self._signs(action):
+            signer = self._actor.signer.fingerprint
+            signature = self._actor.signer.sign(identity.signed_message(digest)).hex()
         row = dict(fields)
         row["before_json"] = row.pop("before")
         row["after_json"] = row.pop("after")
-        row["hash"] = digest
+        row.update(hash=digest, signer=signer, signature=signature)
         self._conn.execute(insert(audit_events), row)
         self._next_seq += 1
         self._prev_hash = digest
-        return AuditEvent(**fields, hash=digest)
+        return AuditEvent(**fields, hash=digest, signer=signer, signature=signature)
+
+    def _signs(self, action: str) -> bool:
+        """A scheduler's events are vouched for by its checkpoints; the bootstrap event is the
+        first signed one, written before the setting that turns signing on."""
+        if self._actor.signer is None:
+            return False
+        if action in (identity.BOOTSTRAPPED, identity.CHECKPOINT):
+            return True
+        return self._identity is not None and not self._actor.scheduler
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def signed_identity(self) -> bool:
+        """Whether the workspace has signed identity (every person's event signed, roles
+        enforced)."""
+        return self._identity is not None
+
+
+class _SignedIdentity:
+    """What signed identity asks of one write transaction's events: the actor's key is enrolled,
+    approved and theirs, and their role allows each action."""
+
+    def __init__(self, conn: Connection, actor: Actor) -> None:
+        self._conn = conn
+        self._actor = actor
+        row = conn.execute(select(users.c.role).where(users.c.name == actor.user)).first()
+        self._role = Role(row.role) if row else None
+        four_eyes = conn.execute(select(workspace_settings.c.value_json).where(
+            workspace_settings.c.key == identity.FOUR_EYES_SETTING)).scalar()
+        self._single_user = four_eyes is not None and json.loads(four_eyes) is False
+        self._key_checked = False
+
+    @classmethod
+    def of(cls, conn: Connection, actor: Actor) -> _SignedIdentity | None:
+        signed_from = conn.execute(select(workspace_settings.c.value_json).where(
+            workspace_settings.c.key == SIGNED_FROM_SETTING)).scalar()
+        if signed_from is None:
+            return None
+        if actor.signer is None:
+            raise identity.NotSignedInError(
+                f"You are acting as {actor.user}, but {actor.user}'s key is not on this "
+                "workstation (or is locked); enrol with `modelledger user enroll`, or switch "
+                "user. Nothing was written.")
+        return cls(conn, actor)
+
+    def check(self, action: str, entity_type: str, entity_id: str, before: str,
+              after: str) -> None:
+        if action != identity.ENROLMENT_REQUESTED:
+            self._check_key()
+        if self._actor.scheduler and action not in identity.SCHEDULER_ACTIONS:
+            raise identity.PermissionDeniedError(
+                f"A scheduler does not write '{action}'; that is a person's decision.")
+        identity.check_allowed(self._actor.user, self._role, action,
+                               model_owner=self._owner(action, entity_type, entity_id, before,
+                                                       after),
+                               single_user=self._single_user, scheduler=self._actor.scheduler)
+
+    def _check_key(self) -> None:
+        if self._key_checked:
+            return
+        fingerprint = self._actor.signer.fingerprint
+        key = identity_repo.find_key(self._conn, fingerprint)
+        user = self._actor.user
+        if key is None or key.user != user:
+            raise identity.NotSignedInError(
+                f"The key on this workstation ({fingerprint[:16]}…) is not enrolled for {user} "
+                "in this workspace; enrol with `modelledger user enroll`. Nothing was written.")
+        if key.status == identity_repo.PENDING:
+            raise identity.NotSignedInError(
+                f"{user}'s key {fingerprint[:16]}… waits for an admin's approval (Settings → "
+                "People, or `modelledger user approve`). Nothing was written.")
+        if key.status != identity_repo.ACTIVE:
+            raise identity.NotSignedInError(
+                f"{user}'s key {fingerprint[:16]}… was {key.status}"
+                f"{': ' + key.ended_reason if key.ended_reason else ''}; enrol a new key with "
+                "`modelledger user enroll`. Nothing was written.")
+        self._key_checked = True
+
+    def _owner(self, action: str, entity_type: str, entity_id: str, before: str,
+               after: str) -> str | None:
+        model = identity.model_of_event(action, entity_type, entity_id, after)
+        if model is None:
+            return None
+        if entity_type == "model" and '"owner":' in before:
+            return json.loads(before)["owner"]  # the owner before this change decides
+        return self._conn.execute(select(registered_models.c.owner).where(
+            registered_models.c.name == model)).scalar()
 
 
 def _event_from_row(row) -> AuditEvent:
@@ -125,6 +234,8 @@ def _event_from_row(row) -> AuditEvent:
         reason=row.reason,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        signer=row.signer,
+        signature=row.signature,
     )
 
 

@@ -198,6 +198,10 @@ audit_events = Table(
     Column("reason", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("hash", String(64), nullable=False, unique=True),
+    # Who signed the event (key fingerprint) and the Ed25519 signature over its hash
+    # (core.identity.signed_message); none before signed identity and for scheduler events.
+    Column("signer", String(64), nullable=True),
+    Column("signature", String(128), nullable=True),
     Index("ix_audit_events_entity", "entity_type", "entity_id"),
 )
 
@@ -364,6 +368,25 @@ signing_keys = Table(
     Column("fingerprint", String(64), nullable=False, unique=True),
     Column("public_key", String(64), nullable=False),
     Column("registered_at", UtcDateTime, nullable=False),
+)
+
+# Each person's (or headless instance's) enrolled public keys. A view for the services and the
+# window: `audit verify` does not trust it and replays the key history from the audit log.
+identity_keys = Table(
+    "identity_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_name", String(120), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("public_key", String(64), nullable=False),
+    Column("kind", String(10), nullable=False),  # "person" or "host"
+    Column("host", String(255), nullable=False),  # where the key was made
+    Column("status", String(10), nullable=False),  # pending, active, rotated, revoked
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("decided_by", String(120), nullable=True),  # the admin who approved or revoked
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("ended_reason", Text, nullable=True),
+    Column("replaced_by", String(64), nullable=True),  # the key a rotation handed over to
 )
 
 # The free-text sections of a version's model card (limitations, out-of-scope use, ...); the

@@ -6,6 +6,7 @@ from modelledger.core.domain import (
     ModelStatus,
     RequestStatus,
     RiskTier,
+    Role,
     Stage,
 )
 from modelledger.core.errors import (
@@ -15,6 +16,7 @@ from modelledger.core.errors import (
     LifecycleError,
     NotFoundError,
 )
+from tests.conftest import person
 
 
 def staged(ws, name="credit-risk", versions=1):
@@ -53,7 +55,8 @@ def test_four_eyes_refuses_self_approval_and_allows_another_user(workspace):
     with pytest.raises(FourEyesError, match="cannot also approve"):
         workspace.registry.approve_promotion(request.id, "self")
     assert workspace.registry.get_version("credit-risk", 1).stage is Stage.STAGING
-    version = workspace.as_user("bob").registry.approve_promotion(request.id, "ok")
+    version = person(workspace, "bob", Role.VALIDATOR).registry.approve_promotion(request.id,
+                                                                                "ok")
     assert version.stage is Stage.PRODUCTION
     approved = workspace.registry.list_promotion_requests(RequestStatus.APPROVED)[0]
     assert approved.decided_by == "bob" and approved.requested_by == "alice"
@@ -70,7 +73,7 @@ def test_turning_four_eyes_off_is_audited_and_allows_self_approval(workspace):
 
 
 def test_only_one_production_version_and_previous_is_archived(workspace):
-    bob = workspace.as_user("bob")
+    bob = person(workspace, "bob", Role.VALIDATOR)
     staged(workspace, versions=2)
     promote(workspace, bob, "credit-risk", 1)
     promote(workspace, bob, "credit-risk", 2)
@@ -79,7 +82,7 @@ def test_only_one_production_version_and_previous_is_archived(workspace):
 
 
 def test_rollback_restores_previous_production_in_one_step(workspace):
-    bob = workspace.as_user("bob")
+    bob = person(workspace, "bob", Role.VALIDATOR)
     staged(workspace, versions=3)
     promote(workspace, bob, "credit-risk", 1)
     promote(workspace, bob, "credit-risk", 2)
@@ -102,15 +105,17 @@ def test_every_transition_needs_a_reason(workspace):
 def test_rejected_request_leaves_version_in_staging(workspace):
     staged(workspace)
     request = workspace.registry.request_promotion("credit-risk", 1, "ready")
-    workspace.as_user("bob").registry.reject_promotion(request.id, "needs subgroup analysis")
+    person(workspace, "bob", Role.VALIDATOR).registry.reject_promotion(
+        request.id, "needs subgroup analysis")
     assert workspace.registry.get_version("credit-risk", 1).stage is Stage.STAGING
     with pytest.raises(LifecycleError, match="already rejected"):
-        workspace.as_user("carol").registry.approve_promotion(request.id, "late")
+        person(workspace, "carol", Role.VALIDATOR).registry.approve_promotion(request.id,
+                                                                              "late")
 
 
 def test_concurrent_edit_is_refused_not_overwritten(workspace):
     model = workspace.registry.register_model("m", description="original")
-    bob = workspace.as_user("bob")
+    bob = person(workspace, "bob", Role.ADMIN)
     bob.registry.update_model("m", model.row_version, {"description": "bob's text"}, "clarify")
     with pytest.raises(ConcurrentEditError, match="changed by someone else"):
         workspace.registry.update_model("m", model.row_version, {"owner": "alice2"}, "mine")
@@ -132,7 +137,7 @@ def test_failed_unit_of_work_writes_nothing(workspace):
 
 
 def test_audit_chain_intact_after_many_operations(workspace):
-    bob = workspace.as_user("bob")
+    bob = person(workspace, "bob", Role.VALIDATOR)
     for index in range(5):
         name = f"model-{index}"
         staged(workspace, name, versions=3)
@@ -152,7 +157,7 @@ def test_audit_chain_intact_after_many_operations(workspace):
 
 def test_approval_event_records_independence(workspace):
     staged(workspace)
-    promote(workspace, workspace.as_user("bob"), "credit-risk", 1)
+    promote(workspace, person(workspace, "bob", Role.VALIDATOR), "credit-risk", 1)
     event = workspace.audit.list_events(EventFilter(action_prefix="promotion.approved"))[0]
     assert '"approver_is_requester":false' in event.after
     assert '"requested_by":"alice"' in event.after

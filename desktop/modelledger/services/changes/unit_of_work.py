@@ -35,7 +35,8 @@ def audited_write(database: Database, actor: Actor, bus: ChangeBus, unit: Unit[T
     def run(conn: Connection) -> T:
         now = clock()
         audit = AuditAppender(conn, actor, now)
-        _ensure_user(conn, audit, actor, now)
+        if not audit.signed_identity:
+            _ensure_user(conn, audit, actor, now)
         return unit(conn, audit, now)
 
     result = database.write(run)
@@ -47,6 +48,8 @@ def audited_write(database: Database, actor: Actor, bus: ChangeBus, unit: Unit[T
 
 
 def _ensure_user(conn: Connection, audit: AuditAppender, actor: Actor, now: datetime) -> None:
+    """Before signed identity, whoever acts first becomes a developer; with it, people join
+    only through an approved enrolment."""
     if repo.get_user(conn, actor.user) is None:
         user = User(actor.user, actor.user, Role.DEVELOPER)
         repo.insert_user(conn, user, now)

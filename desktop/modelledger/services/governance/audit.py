@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from modelledger.core.audit_chain import ChainReport, verify_chain
 from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter
+from modelledger.core.identity import DecisionReport, DecisionVerifier
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write
 from modelledger.storage import audit_log
@@ -29,6 +30,21 @@ class AuditService:
     def verify(self) -> ChainReport:
         """Walk the whole chain and name the first broken event, if any."""
         return self._db.read(lambda conn: verify_chain(audit_log.iter_events(conn)))
+
+    def verify_with_signatures(self) -> tuple[ChainReport, DecisionReport]:
+        """The chain, and in the same pass every decision's signature, key, author and role
+        (core.identity), up to the first broken link."""
+        def check(conn) -> tuple[ChainReport, DecisionReport]:
+            decisions = DecisionVerifier()
+
+            def judged() -> Iterator[AuditEvent]:
+                for event in audit_log.iter_events(conn):
+                    decisions.check(event)
+                    yield event
+
+            return verify_chain(judged()), decisions.finish()
+
+        return self._db.read(check)
 
     def record_verification(self, report: ChainReport, actor: Actor, bus: ChangeBus) -> AuditEvent:
         """Append the outcome of a check made by ``actor`` to the chain it checked, so the log

@@ -41,6 +41,7 @@ from modelledger.core.domain import (
     User,
 )
 from modelledger.core.errors import ConcurrentEditError, InvalidInputError, LifecycleError
+from modelledger.core.identity import FOUR_EYES_SETTING
 from modelledger.core.introspection import describe_estimator, json_safe
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write, change_setting
@@ -57,7 +58,6 @@ T = TypeVar("T")
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$")
 EDITABLE_MODEL_FIELDS = ("description", "owner", "purpose", "intended_use", "risk_tier", "tags",
                          "status")
-FOUR_EYES_SETTING = "four_eyes_required"
 ENVIRONMENT_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
 
 

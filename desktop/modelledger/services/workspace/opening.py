@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from modelledger.core.domain import Actor
@@ -13,6 +14,8 @@ from modelledger.services.changes.unit_of_work import Clock
 from modelledger.services.governance.audit import AuditService
 from modelledger.services.governance.model_cards import ModelCardService
 from modelledger.services.health.chart_data import HealthChartsService
+from modelledger.services.identity import keystore
+from modelledger.services.identity.service import IdentityService
 from modelledger.services.monitoring.service import MonitoringService
 from modelledger.services.registry.service import RegistryService
 from modelledger.storage.artifacts import ArtifactStore
@@ -22,6 +25,15 @@ from modelledger.storage.tables import utc_now
 
 def default_user() -> str:
     return os.environ.get("MODELLEDGER_USER") or getpass.getuser()
+
+
+def plain_keys_folder(database: Database) -> Path | None:
+    """``<db file>.keys`` beside a SQLite file when it exists: the unencrypted keys of the demo
+    workspace's people, which are not secret by design (no other workspace has one)."""
+    if database.sqlite_path is None:
+        return None
+    folder = database.sqlite_path.with_name(database.sqlite_path.name + ".keys")
+    return folder if folder.is_dir() else None
 
 
 def default_artifact_root(database: Database) -> Path:
@@ -50,7 +62,9 @@ class Workspace:
         clock: Clock = utc_now,
     ) -> None:
         self.database = database
-        self.actor = Actor(user or default_user(), socket.gethostname())
+        name = user or default_user()
+        self.signer = keystore.WorkstationSigner(name, plain_keys_folder(database))
+        self.actor = Actor(name, socket.gethostname(), signer=self.signer)
         self.artifacts = ArtifactStore(artifact_root or default_artifact_root(database))
         self.clock = clock
         self.changes = ChangeBus()
@@ -61,6 +75,13 @@ class Workspace:
                                             clock=clock)
         self.health = HealthChartsService(database)
         self.cards = ModelCardService(database, self.actor, self.changes, clock=clock)
+        self.identity = IdentityService(database, self.actor, self.changes, clock=clock)
+
+    @property
+    def scheduler_actor(self) -> Actor:
+        """This instance's scheduler: writes what a scheduler writes under the acting person's
+        (or headless host's) key, vouched for by signed checkpoints rather than one by one."""
+        return replace(self.actor, scheduler=True)
 
     @classmethod
     def open(
@@ -72,8 +93,19 @@ class Workspace:
         artifact_root: Path | None = None,
         clock: Clock = utc_now,
     ) -> Workspace:
-        return cls(Database.open(target, create=create), user=user, artifact_root=artifact_root,
-                   clock=clock)
+        """With ``create``, a new workspace gets signed identity at once: the creator is its first
+        admin, with their key on this workstation (made now when they have none)."""
+        database = Database.open(target, create=create)
+        try:
+            workspace = cls(database, user=user, artifact_root=artifact_root, clock=clock)
+            if create and workspace.audit.head_seq() == 0:
+                signer = workspace.signer
+                key = signer.key() if signer.present() else keystore.create_key(signer.user)
+                workspace.identity.bootstrap(key)
+        except BaseException:
+            database.close()
+            raise
+        return workspace
 
     def as_user(self, user: str) -> Workspace:
         """The same workspace acting as another user (shares the database connection pool and
