@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from modelledger import __version__
 from modelledger.cli import audit, desktop, models, monitoring, promotion, users, workspace
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-u", "--user", help="act as this user (default: $MODELLEDGER_USER or "
                         "your login name)")
+    parser.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                        help="unlock your signing key with the passphrase in FILE (headless "
+                        "use; default: $MODELLEDGER_PASSPHRASE, else you are asked)")
     parser.add_argument("--demo", action="store_true",
                         help="open the desktop application on the demo workspace (created if "
                         "absent)")
@@ -48,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(console=args.command is not None)
     try:
+        if args.passphrase_file is not None:
+            from modelledger.services.identity import keystore
+
+            keystore.set_passphrase(keystore.read_passphrase_file(args.passphrase_file))
         return args.handler(args)
     except ModelLedgerError as error:
         print(f"error: {error}", file=sys.stderr)

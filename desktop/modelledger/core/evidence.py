@@ -80,6 +80,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from modelledger.core.audit_chain import canonical_json, hash_of
 from modelledger.core.domain import AuditEvent
+from modelledger.core.identity import fingerprint_of
 
 PACK_FORMAT = "modelledger-evidence-pack"
 FORMAT_VERSION = 1
@@ -128,11 +129,6 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX64_BYTES = re.compile(rb"[0-9a-f]{64}")
 # One encoder for every line: json.dumps with options builds a new one per call.
 _LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def fingerprint_of(public_key: bytes) -> str:
-    """A public key's fingerprint: the SHA-256 of its raw bytes, hex."""
-    return hashlib.sha256(public_key).hexdigest()
 
 
 def json_document(value: Mapping[str, Any]) -> bytes:

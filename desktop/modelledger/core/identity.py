@@ -11,6 +11,7 @@ so the verdict needs nothing but the events.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ CHECKPOINT = "identity.checkpoint"  # vouches for the chain up to itself
 USER_ACTIONS = ("user.created", "user.updated")
 
 SIGNATURE_DOMAIN = b"modelledger-audit-event-v1:"
+
+
+def fingerprint_of(public_key: bytes) -> str:
+    """A public key's fingerprint: the SHA-256 of its raw bytes, hex."""
+    return hashlib.sha256(public_key).hexdigest()
 
 
 def signed_message(event_hash: str) -> bytes:

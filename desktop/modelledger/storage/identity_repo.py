@@ -17,6 +17,7 @@ class IdentityKey:
     user: str
     fingerprint: str
     public_key: str  # hex of the raw 32 bytes
+    display_name: str
     kind: str  # "person" or "host"
     host: str
     status: str
@@ -28,7 +29,8 @@ class IdentityKey:
 
 
 def _key(row) -> IdentityKey:
-    return IdentityKey(row.user_name, row.fingerprint, row.public_key, row.kind, row.host,
+    return IdentityKey(row.user_name, row.fingerprint, row.public_key, row.display_name,
+                       row.kind, row.host,
                        row.status, row.requested_at, row.decided_by, row.decided_at,
                        row.ended_reason, row.replaced_by)
 
@@ -47,10 +49,12 @@ def list_keys(conn: Connection, *, user: str | None = None) -> list[IdentityKey]
     return [_key(row) for row in conn.execute(query)]
 
 
-def insert_key(conn: Connection, *, user: str, fingerprint: str, public_key: str, kind: str,
-               host: str, status: str, now: datetime, decided_by: str | None = None) -> None:
+def insert_key(conn: Connection, *, user: str, fingerprint: str, public_key: str,
+               display_name: str, kind: str, host: str, status: str, now: datetime,
+               decided_by: str | None = None) -> None:
     conn.execute(insert(identity_keys), {
-        "user_name": user, "fingerprint": fingerprint, "public_key": public_key, "kind": kind,
+        "user_name": user, "fingerprint": fingerprint, "public_key": public_key,
+        "display_name": display_name, "kind": kind,
         "host": host, "status": status, "requested_at": now, "decided_by": decided_by,
         "decided_at": now if decided_by else None})
 

@@ -379,6 +379,7 @@ identity_keys = Table(
     Column("user_name", String(120), nullable=False),
     Column("fingerprint", String(64), nullable=False, unique=True),
     Column("public_key", String(64), nullable=False),
+    Column("display_name", String(200), nullable=False),  # as the person asked to be named
     Column("kind", String(10), nullable=False),  # "person" or "host"
     Column("host", String(255), nullable=False),  # where the key was made
     Column("status", String(10), nullable=False),  # pending, active, rotated, revoked

@@ -57,9 +57,10 @@ def test_interrupted_demo_build_is_cleaned_up(tmp_path):
     for leftover in (".building-demo.db", ".building-demo.db-wal", ".building-demo.db-shm"):
         (tmp_path / leftover).write_bytes(b"stale bytes from a killed build")
     (tmp_path / ".building-demo.db.artifacts").mkdir()
+    (tmp_path / ".building-demo.db.keys").mkdir()
     create_demo_workspace(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-data", "demo.db",
-                                                           "demo.db.artifacts"]
+                                                           "demo.db.artifacts", "demo.db.keys"]
     ws = Workspace.open(target)
     try:
         assert ws.audit.verify().intact

@@ -24,12 +24,14 @@ from typing import Any
 from modelledger.core.domain import RiskTier, Role, Stage
 from modelledger.services.demo.monitoring_history import add_demo_monitors, first_monitoring_slot
 from modelledger.services.demo.timeline import Timeline
+from modelledger.services.identity import keystore
 from modelledger.services.workspace.opening import Workspace
 
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[[str], None]
 
+DEMO_ADMIN = "dave"
 DEMO_USERS = (
     ("alice", "Alice Martin", Role.DEVELOPER),
     ("bob", "Bob Okafor", Role.VALIDATOR),
@@ -119,17 +121,23 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     building = path.with_name(f".building-{path.name}")
     building_artifacts = building.with_name(building.name + ".artifacts")
+    # The demo people's keys, unencrypted beside the workspace: the demo's identities are for
+    # trying the tool, not secrets (services.workspace.opening.plain_keys_folder).
+    building_keys = building.with_name(building.name + ".keys")
     # An interrupted earlier build may have left its journal files too; a stale -wal beside a
     # new database file would be replayed into it.
     sqlite_companions = [building.with_name(building.name + suffix)
                          for suffix in ("-wal", "-shm", "-journal")]
-    for leftover in (building, building_artifacts, *sqlite_companions):
+    for leftover in (building, building_artifacts, building_keys, *sqlite_companions):
         if leftover.is_dir():
             shutil.rmtree(leftover)
         elif leftover.exists():
             leftover.unlink()
     timeline = Timeline(first_monitoring_slot(datetime.now(UTC)))
-    workspace = Workspace.open(building, create=True, user="dave", clock=timeline.clock)
+    building_keys.mkdir(mode=0o700)
+    for name, _, _ in DEMO_USERS:
+        keystore.save_plain_key(building_keys, name)
+    workspace = Workspace.open(building, create=True, user=DEMO_ADMIN, clock=timeline.clock)
     try:
         with tempfile.TemporaryDirectory(prefix="modelledger-demo-") as scratch, \
                 ExitStack() as replays:
@@ -144,6 +152,7 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
         if companion.exists():
             log.warning("demo build left %s behind", companion.name)
     building_artifacts.rename(path.with_name(path.name + ".artifacts"))
+    building_keys.rename(path.with_name(path.name + ".keys"))
     building.rename(path)
     report(f"demo workspace written to {path}")
     return path
@@ -153,11 +162,9 @@ def _plan_registry_history(workspace: Workspace, timeline: Timeline, scratch: Pa
                            report: StepCallback) -> None:
     """Train the candidates now; plan the team's registry work on the timeline."""
     on = timeline.on
-    admin = workspace.registry
     on(-12, "08:55", partial(report, "recording reviews and promotions"))
     for minute, (name, display_name, role) in enumerate(DEMO_USERS):
-        on(-12, f"09:{minute:02d}", partial(admin.save_user, name, display_name, role,
-                                            reason="demo team"))
+        on(-12, f"09:{minute:02d}", partial(_enrol, workspace, name, display_name, role))
     users = {name: workspace.as_user(name).registry for name, _, _ in DEMO_USERS}
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     for spec in DEMO_MODELS:
@@ -190,7 +197,7 @@ def _plan_registry_history(workspace: Workspace, timeline: Timeline, scratch: Pa
     review.promote(alice, bob, "wine-cultivar", 2, "more trees, better on the 2025 intake",
                    staged=(24, "10:00"), approved=(27, "14:00"))
     on(34, "09:30", partial(
-        carol.rollback, "wine-cultivar", 1,
+        users[DEMO_ADMIN].rollback, "wine-cultivar", 1,
         "v2 misread two supplier batches in the first week; back to v1 while the data team "
         "investigates"))
     # The screening model's v2 replaces v1 between two weekly runs.
@@ -206,6 +213,17 @@ def _plan_registry_history(workspace: Workspace, timeline: Timeline, scratch: Pa
     review.stage(alice, "breast-cancer-screening", 3, "ready for validation", (77, "10:00"))
     review.request(alice, "breast-cancer-screening", 3,
                    "tuned regularisation; awaiting independent validation", (78, "10:15"))
+
+
+def _enrol(admin: Workspace, name: str, display_name: str, role: Role) -> None:
+    """A demo person joins: their key's enrolment, then the admin's approval with their role."""
+    if name == admin.actor.user:
+        admin.registry.save_user(name, display_name, role, reason="demo team")
+        return
+    joining = admin.as_user(name)
+    joining.identity.request_enrolment(joining.signer.key(), display_name=display_name,
+                                       reason="demo team")
+    admin.identity.approve(name, role=role, reason="demo team")
 
 
 def _plan_vendor_model(timeline: Timeline, review: _Reviews, carol, bob) -> None:

@@ -97,13 +97,12 @@ def add_demo_monitors(workspace, data_folder: Path, report, timeline: Timeline,
     timeline.on(APPROVAL_ALERT_ACKNOWLEDGED_DAY, "09:30",
                 partial(_acknowledge_approval_alert, carol))
 
-    alice = workspace.as_user("alice")
     screening_reference = data_folder / "screening-reference.csv"
     screening_logged = data_folder / "screening-samples.parquet"
     features = _screening_data(screening_reference, screening_logged, first_slot)
 
     def create_screening_monitor() -> None:
-        monitor_ids["screening"] = alice.monitoring.create_monitor(
+        monitor_ids["screening"] = carol.monitoring.create_monitor(
             "breast-cancer-screening", "weekly health", screening_reference,
             MonitorSpec(
                 features=features,
@@ -116,7 +115,7 @@ def add_demo_monitors(workspace, data_folder: Path, report, timeline: Timeline,
 
     timeline.on(MONITORS_CREATED_DAY, "15:00", create_screening_monitor)
     # Two minutes after the credit run of the same morning, which has finished by then.
-    _plan_runs(timeline, replays, alice, lambda: monitor_ids["screening"], _screening_runs(),
+    _plan_runs(timeline, replays, carol, lambda: monitor_ids["screening"], _screening_runs(),
                timedelta(days=7), after_slot=timedelta(minutes=3))
 
 
@@ -146,8 +145,8 @@ def _run_due_slot(timeline: Timeline, scheduler: MonitorScheduler, workspace,
     job, version_id, _ = workspace.monitoring.prepare_job(claim)
     outcome = compute_run(job, lambda _percent, _message: None)
     timeline.clock.advance_to(started_at + timedelta(seconds=RUN_SECONDS))
-    workspace.monitoring.record_outcome(claim, outcome, version_id=version_id,
-                                        started_at=started_at, retry_base_s=60)
+    workspace.scheduled_monitoring.record_outcome(claim, outcome, version_id=version_id,
+                                                  started_at=started_at, retry_base_s=60)
 
 
 def _acknowledge_approval_alert(owner) -> None:

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from modelledger.core.errors import DiskFullError, InvalidInputError, ModelLedgerError
-from modelledger.core.evidence import fingerprint_of
+from modelledger.core.identity import fingerprint_of
 from modelledger.paths import DATA_DIR_ENV, config_folder, data_folder
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def save_plain_key(folder: Path, user: str) -> SigningKey:
     return key
 
 
-def _signing_key(user: str, path: Path, private_key: Ed25519PrivateKey) -> SigningKey:
+def signing_key_of(user: str, path: Path, private_key: Ed25519PrivateKey) -> SigningKey:
     raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return SigningKey(user, path, private_key, raw.hex(), fingerprint_of(raw))
 
@@ -296,7 +296,7 @@ def _load_file(user: str, path: Path) -> SigningKey:
         raise _unreadable(path, str(exc)) from exc
     if not isinstance(private_key, Ed25519PrivateKey):
         raise _unreadable(path, "it is not an Ed25519 key")
-    key = _signing_key(user, path, private_key)
+    key = signing_key_of(user, path, private_key)
     with _lock:
         _unlocked[(user, where)] = key
     return key
@@ -309,7 +309,7 @@ def _from_pem(user: str, path: Path, pem: bytes, where: str) -> SigningKey:
         raise _unreadable(path, f"{where} holds no key ModelLedger can use: {exc}") from exc
     if not isinstance(private_key, Ed25519PrivateKey):
         raise _unreadable(path, "it is not an Ed25519 key")
-    return _signing_key(user, path, private_key)
+    return signing_key_of(user, path, private_key)
 
 
 def _read(path: Path) -> bytes:

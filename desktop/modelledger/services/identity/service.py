@@ -78,7 +78,7 @@ class IdentityService:
             else:
                 repo.update_user(conn, User(key.user, name, Role.ADMIN))
             identity_repo.insert_key(conn, user=key.user, fingerprint=key.fingerprint,
-                                     public_key=key.public_key, kind=PERSON,
+                                     public_key=key.public_key, display_name=name, kind=PERSON,
                                      host=self.actor.host, status=identity_repo.ACTIVE, now=now,
                                      decided_by=key.user)
             repo.put_setting(conn, SIGNED_FROM_SETTING, audit.next_seq, key.user, now)
@@ -110,8 +110,9 @@ class IdentityService:
                     f"This key ({key.fingerprint[:16]}…) is already enrolled for {known.user} "
                     f"({known.status}).")
             identity_repo.insert_key(conn, user=key.user, fingerprint=key.fingerprint,
-                                     public_key=key.public_key, kind=kind, host=self.actor.host,
-                                     status=identity_repo.PENDING, now=now)
+                                     public_key=key.public_key,
+                                     display_name=display_name or key.user, kind=kind,
+                                     host=self.actor.host, status=identity_repo.PENDING, now=now)
             audit.append(identity.ENROLMENT_REQUESTED, identity.KEY_ENTITY, key.fingerprint,
                          after={"user": key.user, "display_name": display_name or key.user,
                                 "fingerprint": key.fingerprint, "public_key": key.public_key,
@@ -137,7 +138,7 @@ class IdentityService:
             key = pending[0]
             existing = repo.get_user(conn, user)
             granted = role or (existing.role if existing else Role.DEVELOPER)
-            display_name = existing.display_name if existing else user
+            display_name = existing.display_name if existing else key.display_name
             if existing is None:
                 repo.insert_user(conn, User(user, display_name, granted), now)
             elif existing.role is not granted:
@@ -186,7 +187,8 @@ class IdentityService:
                                      by=current.user, now=now, reason="rotated",
                                      replaced_by=new.fingerprint)
             identity_repo.insert_key(conn, user=current.user, fingerprint=new.fingerprint,
-                                     public_key=new.public_key, kind=key.kind,
+                                     public_key=new.public_key, display_name=key.display_name,
+                                     kind=key.kind,
                                      host=self.actor.host, status=identity_repo.ACTIVE, now=now,
                                      decided_by=current.user)
             audit.append(identity.KEY_ROTATED, identity.KEY_ENTITY, new.fingerprint,

@@ -86,6 +86,10 @@ class SchedulerEvent:
     outcome: RunOutcome | None = None
 
 
+# A signed checkpoint at least this often, and when the scheduler stops.
+CHECKPOINT_EVERY_WRITES = 500
+
+
 class MonitorScheduler:
     """Runs monitors for one workspace in this process; start() and shutdown() bracket it."""
 
@@ -93,8 +97,12 @@ class MonitorScheduler:
                  max_parallel: int = 2, clock: Callable[[], datetime] | None = None,
                  listener: Callable[[SchedulerEvent], None] | None = None) -> None:
         self._workspace = workspace
-        self._service = workspace.monitoring
+        # What the scheduler writes is vouched for by its signed checkpoints; a run someone
+        # asks for now is their decision, signed as theirs.
+        self._service = workspace.scheduled_monitoring
+        self._requests = workspace.monitoring
         self._db = workspace.database
+        self._unvouched_writes = 0
         self.timings = timings or SchedulerTimings.from_environment()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock or workspace.clock  # the workspace's unless a test sets one
@@ -134,6 +142,7 @@ class MonitorScheduler:
         self._runs.shutdown(wait=True)
         for worker in self._workers:
             worker.close()
+        self._checkpoint("the scheduler stopped")
         log.info("scheduler %s stopped", self.owner)
 
     def running_jobs(self) -> list[RunningJob]:
@@ -155,6 +164,9 @@ class MonitorScheduler:
         if self._stopping.is_set():
             return
         try:
+            if self._unvouched_writes >= CHECKPOINT_EVERY_WRITES:
+                self._checkpoint(f"{self._unvouched_writes} scheduler writes since the last "
+                                 "checkpoint")
             monitors = self.sync_jobs()
             for claim in self.take_over_claims():
                 self._submit(claim)
@@ -262,7 +274,7 @@ class MonitorScheduler:
                          f"{monitor.model_name}/{monitor.name}", after={"slot": now.isoformat()})
             return claim
 
-        return self._submit(self._service.write(unit))
+        return self._submit(self._requests.write(unit))
 
     def take_over_claims(self) -> list[SlotClaim]:
         """Claims abandoned by a dead instance, and retries that are due, now ours."""
@@ -335,6 +347,8 @@ class MonitorScheduler:
                 stored = self._service.record_outcome(
                     claim, outcome, version_id=version_id, started_at=job.started_at,
                     retry_base_s=self.timings.retry_base_s)
+            with self._lock:
+                self._unvouched_writes += 1
         except Exception as exc:
             # The database refused the result (locked, read-only, disk full): the claim stays
             # running, stops beating, and is retried by whichever instance takes it over.
@@ -369,6 +383,19 @@ class MonitorScheduler:
                                         timeout_s=timeout_s), version_id)
         finally:
             self._give_back(worker)
+
+    def _checkpoint(self, reason: str) -> None:
+        """Vouch for what this scheduler wrote with a signed checkpoint of the chain head
+        (signed identity only); a failure is logged: the next one covers the same events."""
+        if self._unvouched_writes == 0:
+            return
+        identity = self._workspace.identity
+        try:
+            if identity.signed_from_seq() is not None:
+                identity.checkpoint(self._service.actor, reason)
+            self._unvouched_writes = 0
+        except ModelLedgerError as exc:
+            log.warning("scheduler checkpoint not written: %s", exc)
 
     def _forget(self, job: RunningJob) -> None:
         with self._lock:

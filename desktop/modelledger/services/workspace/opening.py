@@ -73,15 +73,14 @@ class Workspace:
         self.audit = AuditService(database, clock=clock)
         self.monitoring = MonitoringService(database, self.artifacts, self.actor, self.changes,
                                             clock=clock)
+        # What a running scheduler writes: the same service, as the scheduler.
+        self.scheduled_monitoring = MonitoringService(database, self.artifacts,
+                                                      replace(self.actor, scheduler=True),
+                                                      self.changes, clock=clock)
         self.health = HealthChartsService(database)
         self.cards = ModelCardService(database, self.actor, self.changes, clock=clock)
         self.identity = IdentityService(database, self.actor, self.changes, clock=clock)
 
-    @property
-    def scheduler_actor(self) -> Actor:
-        """This instance's scheduler: writes what a scheduler writes under the acting person's
-        (or headless host's) key, vouched for by signed checkpoints rather than one by one."""
-        return replace(self.actor, scheduler=True)
 
     @classmethod
     def open(

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("user_name", sa.String(120), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
         sa.Column("public_key", sa.String(64), nullable=False),
+        sa.Column("display_name", sa.String(200), nullable=False),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("host", sa.String(255), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
