@@ -47,6 +47,15 @@ def _no_thread_left_running():
     assert not leaked, f"test left threads running: {leaked}"
 
 
+def plain_keys_beside(workspace_file: Path, *users: str) -> None:
+    """Keys for ``users`` kept unencrypted beside ``workspace_file`` (as the demo's are): for a
+    template workspace built once and copied into tests that each have their own key store."""
+    folder = workspace_file.with_name(workspace_file.name + ".keys")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for user in users:
+        keystore.save_plain_key(folder, user)
+
+
 def person(admin: Workspace, name: str, role: Role = Role.DEVELOPER,
            display_name: str = "") -> Workspace:
     """``name`` acting in ``admin``'s workspace: a key made for them on this (test) workstation,
@@ -84,8 +93,8 @@ def demo_workspace(demo_template, tmp_path):
     current data from the template's data folder."""
     copy = tmp_path / "demo.db"
     shutil.copyfile(demo_template, copy)
-    shutil.copytree(demo_template.with_name("demo.db.artifacts"),
-                    tmp_path / "demo.db.artifacts")
+    for companion in ("demo.db.artifacts", "demo.db.keys"):
+        shutil.copytree(demo_template.with_name(companion), tmp_path / companion)
     ws = Workspace.open(copy, user="alice")
     yield ws
     ws.close()

@@ -37,6 +37,9 @@ def test_full_lifecycle_through_the_cli(tmp_path):
     assert cli(path, "promote", "request", "churn", "1", "--reason", "go").returncode == 0
     refused = cli(path, "promote", "approve", "1", "--reason", "self")
     assert refused.returncode == 1 and "cannot also approve" in refused.stderr
+    enrolled = cli(path, "user", "enroll", "--display-name", "Bob Okafor", user="bob")
+    assert enrolled.returncode == 0 and "user approve bob" in enrolled.stdout, enrolled.stderr
+    assert cli(path, "user", "approve", "bob", "--role", "validator").returncode == 0
     approved = cli(path, "promote", "approve", "1", "--reason", "checked",
                    "--conditions", "quarterly backtest", user="bob")
     assert approved.returncode == 0 and "production" in approved.stdout
@@ -51,6 +54,7 @@ def test_full_lifecycle_through_the_cli(tmp_path):
     assert json.loads(approval["after"])["conditions"] == "quarterly backtest"
     verify = cli(path, "audit", "verify")
     assert verify.returncode == 0 and "intact" in verify.stdout
+    assert "Every decision is signed by its author's valid key" in verify.stdout
 
 
 def test_bad_input_gives_a_message_and_non_zero_exit(tmp_path):

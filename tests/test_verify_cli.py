@@ -33,7 +33,7 @@ def test_verify_says_what_it_checked(exported, env):
     result = run_cli("verify", str(exported), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     for expected in ("churn.zip: evidence pack, VALID", "signed by alice with key",
-                     "chain segment: 1 event (events 2..2)", "selected: 1 event (churn",
+                     "chain segment: 1 event (events 3..3)", "selected: 1 event (churn",
                      "events.jsonl", "events.csv", "signing_keys.json"):
         assert expected in result.stdout
 

@@ -113,6 +113,9 @@ def _start_qt():
     app.setOrganizationName(APP_NAME)
     app.setWindowIcon(QIcon(str(resources_folder() / "icons" / "modelledger.svg")))
     install_crash_handler()
+    from modelledger.services.identity import keystore
+
+    keystore.forbid_terminal_prompt()  # the window asks for the passphrase itself
     if sys.platform == "darwin":
         from modelledger.ui.shell.file_open import PackOpenRequests
 

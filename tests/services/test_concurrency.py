@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from modelledger.core.domain import Role
 from modelledger.services.workspace.opening import Workspace
+from tests.conftest import person
 
 WRITER = Path(__file__).with_name("concurrent_writer.py")
 WORKERS, MODELS = 4, 12
@@ -18,7 +20,10 @@ EVENTS_PER_MODEL = 1 + 3 + 1 + 1  # register, 3 versions, edit, stage
 def test_four_processes_lose_nothing_and_keep_one_chain(workspace_path, monkeypatch, shared_file):
     if shared_file:
         monkeypatch.setenv("MODELLEDGER_ASSUME_NETWORK_SHARE", "1")
-    Workspace.open(workspace_path, create=True).close()
+    admin = Workspace.open(workspace_path, create=True)
+    for worker in range(WORKERS):  # each with their key on this (test) workstation
+        person(admin, f"writer{worker}", Role.OWNER)
+    admin.close()
     go = workspace_path.with_name("go")
     processes = [
         subprocess.Popen([sys.executable, str(WRITER), str(workspace_path), str(worker),
@@ -39,7 +44,11 @@ def test_four_processes_lose_nothing_and_keep_one_chain(workspace_path, monkeypa
         assert all(s.version_count == 3 for s in summaries)
         report = workspace.audit.verify()
         assert report.intact, report.describe()
-        user_events = WORKERS
-        assert report.events_checked == WORKERS * MODELS * EVENTS_PER_MODEL + user_events
+        # The creator's user record and the bootstrap of signed identity, then each writer's
+        # enrolment and its approval.
+        identity_events = 2 + 2 * WORKERS
+        assert report.events_checked == WORKERS * MODELS * EVENTS_PER_MODEL + identity_events
+        _, decisions = workspace.audit.verify_with_signatures()
+        assert decisions.valid, decisions.describe()
     finally:
         workspace.close()

@@ -138,9 +138,7 @@ def _user_revoke(ws, args) -> int:
 @in_workspace
 def _user_rotate(ws, args) -> int:
     current = ws.signer.key()
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    new = keystore.signing_key_of(current.user, current.path, Ed25519PrivateKey.generate())
+    new = keystore.new_key(current.user)
     ws.identity.rotate(current, new, args.reason)
     print(f"{current.user}'s key {current.fingerprint[:16]}… handed over to "
           f"{new.fingerprint[:16]}…; events signed before stay valid.")

@@ -238,6 +238,12 @@ class AuditEvent:
     signer: str | None = None
     signature: str | None = None
 
+    def chain_row(self) -> tuple:
+        """The hashed fields and the hash, in their order: an event as a pack's line holds it."""
+        return (self.seq, self.occurred_at, self.actor, self.host, self.action,
+                self.entity_type, self.entity_id, self.before, self.after, self.reason,
+                self.prev_hash, self.hash)
+
 
 @dataclass(frozen=True)
 class EstimatorDescription:

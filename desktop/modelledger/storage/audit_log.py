@@ -161,7 +161,8 @@ class _SignedIdentity:
         four_eyes = conn.execute(select(workspace_settings.c.value_json).where(
             workspace_settings.c.key == identity.FOUR_EYES_SETTING)).scalar()
         self._single_user = four_eyes is not None and json.loads(four_eyes) is False
-        self._key_checked = False
+        # As the transaction found it: a key the unit itself approves must not sign the approval.
+        self._key = identity_repo.find_key(conn, actor.signer.fingerprint)
 
     @classmethod
     def of(cls, conn: Connection, actor: Actor) -> _SignedIdentity | None:
@@ -189,10 +190,8 @@ class _SignedIdentity:
                                single_user=self._single_user, scheduler=self._actor.scheduler)
 
     def _check_key(self) -> None:
-        if self._key_checked:
-            return
+        key = self._key
         fingerprint = self._actor.signer.fingerprint
-        key = identity_repo.find_key(self._conn, fingerprint)
         user = self._actor.user
         if key is None or key.user != user:
             raise identity.NotSignedInError(
@@ -207,7 +206,6 @@ class _SignedIdentity:
                 f"{user}'s key {fingerprint[:16]}… was {key.status}"
                 f"{': ' + key.ended_reason if key.ended_reason else ''}; enrol a new key with "
                 "`modelledger user enroll`. Nothing was written.")
-        self._key_checked = True
 
     def _owner(self, action: str, entity_type: str, entity_id: str, before: str,
                after: str) -> str | None:

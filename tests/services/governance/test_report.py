@@ -30,7 +30,8 @@ def demo_report(demo_template, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("report")
     shutil.copyfile(demo_template, folder / "demo.db")
-    shutil.copytree(demo_template.with_name("demo.db.artifacts"), folder / "demo.db.artifacts")
+    for companion in ("demo.db.artifacts", "demo.db.keys"):
+        shutil.copytree(demo_template.with_name(companion), folder / companion)
     workspace = Workspace.open(folder / "demo.db", user="alice")
     steps = []
     try:

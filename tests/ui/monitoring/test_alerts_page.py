@@ -13,6 +13,7 @@ from modelledger.services.monitoring.scheduler import MonitorScheduler
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.monitoring.alerts_page import AlertsPage, AssignDialog
 from modelledger.ui.shell.main_window import MainWindow
+from tests.conftest import plain_keys_beside
 from tests.services.monitor_data import add_monitor
 
 RUN_TIMEOUT = 60_000  # a run starts a worker process that imports pandas and scipy
@@ -35,6 +36,7 @@ def run_elsewhere(workspace, monitor_id: int, user: str = "bob"):
 def alerted_template(tmp_path_factory):
     """A workspace whose monitor found drift once: built once, copied for each test."""
     folder = tmp_path_factory.mktemp("alerted")
+    plain_keys_beside(folder / "team.db", "alice")
     workspace = Workspace.open(folder / "team.db", create=True, user="alice")
     try:
         monitor = add_monitor(workspace, folder, anchor=later())
@@ -51,8 +53,8 @@ def alerted_template(tmp_path_factory):
 def alerted_workspace(alerted_template, tmp_path):
     path = tmp_path / "team.db"
     shutil.copy(alerted_template, path)
-    shutil.copytree(alerted_template.with_name("team.db.artifacts"),
-                    path.with_name("team.db.artifacts"))
+    for companion in ("team.db.artifacts", "team.db.keys"):
+        shutil.copytree(alerted_template.with_name(companion), path.with_name(companion))
     workspace = Workspace.open(path, user="alice")
     yield workspace
     workspace.close()

@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, overload
@@ -253,7 +253,7 @@ def _pack_sources(conn, selection: EventSelection) -> tuple[tuple[int, int], lis
             action_prefix=KEY_REGISTERED_ACTION), limit=1)
         keys.append({"user": key.user, "fingerprint": key.fingerprint,
                      "public_key": key.public_key, "registered_at": key.registered_at,
-                     "registration_event": list(astuple(registration[0])) if registration
+                     "registration_event": list(registration[0].chain_row()) if registration
                      else None})
     return seq_range, keys
 

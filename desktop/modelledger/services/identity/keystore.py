@@ -144,6 +144,7 @@ def signing_key_of(user: str, path: Path, private_key: Ed25519PrivateKey) -> Sig
 # -- the passphrase ----------------------------------------------------------------------------
 
 _passphrase: str | None = None
+_terminal_prompt = True  # off in the window: a prompt on a worker's terminal would hang it
 _lock = threading.Lock()
 _unlocked: dict[tuple[str, str], SigningKey] = {}  # (user, where) -> key, for this process
 
@@ -153,6 +154,20 @@ def set_passphrase(passphrase: str) -> None:
     global _passphrase
     with _lock:
         _passphrase = passphrase
+
+
+def forbid_terminal_prompt() -> None:
+    """The window asks for the passphrase itself; nothing may wait for it on a terminal."""
+    global _terminal_prompt
+    _terminal_prompt = False
+
+
+def passphrase_needed(user: str) -> bool:
+    """Whether using ``user``'s key here needs a passphrase nobody has given yet: their key is
+    in a file (not the keyring) or will be made in one."""
+    if _passphrase is not None or os.environ.get(PASSPHRASE_ENV):
+        return False
+    return _keyring() is None
 
 
 def read_passphrase_file(path: Path) -> str:
@@ -173,7 +188,7 @@ def _current_passphrase(user: str, *, new: bool) -> str:
     configured = os.environ.get(PASSPHRASE_ENV)
     if configured:
         return configured
-    if sys.stdin is not None and sys.stdin.isatty():
+    if _terminal_prompt and sys.stdin is not None and sys.stdin.isatty():
         prompt = (f"New passphrase for {user}'s signing key: " if new
                   else f"Passphrase of {user}'s signing key: ")
         passphrase = getpass.getpass(prompt)
@@ -232,6 +247,11 @@ def create_key(user: str) -> SigningKey:
     key = load_key(user)
     assert key is not None
     return key
+
+
+def new_key(user: str) -> SigningKey:
+    """A fresh key for ``user``, not yet kept anywhere (a rotation keeps it once recorded)."""
+    return signing_key_of(user, key_path(user), Ed25519PrivateKey.generate())
 
 
 def save_key(user: str, private_key: Ed25519PrivateKey) -> None:

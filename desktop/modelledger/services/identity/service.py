@@ -7,11 +7,11 @@ the admin who made it, a rotation by the key it replaces.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from modelledger.core import identity
 from modelledger.core.domain import Actor, Role, User
-from modelledger.core.errors import InvalidInputError, NotFoundError
+from modelledger.core.errors import InvalidInputError, ModelLedgerError, NotFoundError
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write
 from modelledger.services.identity.keystore import SigningKey, save_key
@@ -23,6 +23,40 @@ from modelledger.storage.identity_repo import IdentityKey
 from modelledger.storage.tables import utc_now
 
 PERSON, HOST = "person", "host"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The acting person in one workspace: ``key_status`` is active (they may act), pending,
+    revoked or rotated (a key that no longer signs), not enrolled, locked (no passphrase), no
+    key (none on this workstation), or "before signed identity"."""
+
+    user: str
+    role: Role | None
+    fingerprint: str | None
+    key_status: str
+
+    @property
+    def may_act(self) -> bool:
+        return self.key_status in ("active", "before signed identity")
+
+    def describe(self) -> str:
+        role = f" ({self.role.value})" if self.role else ""
+        if self.key_status == "before signed identity":
+            return (f"{self.user}{role}: this workspace is from before signed identity "
+                    "(anyone can act as anyone)")
+        if self.key_status == "active":
+            return f"signed in as {self.user}{role} · key {_short(self.fingerprint)}"
+        if self.key_status == "no key":
+            return f"{self.user}: no key on this workstation, read only"
+        if self.key_status == "locked":
+            return f"{self.user}: key locked (no passphrase), read only"
+        return f"{self.user}: key {_short(self.fingerprint)} {self.key_status}, read only"
+
+
+def _short(fingerprint: str | None) -> str:
+    return " ".join(fingerprint[index:index + 4].upper() for index in (0, 4)) + "…" \
+        if fingerprint else "-"
 
 
 class IdentityService:
@@ -52,6 +86,29 @@ class IdentityService:
 
     def key(self, fingerprint: str) -> IdentityKey | None:
         return self._db.read(lambda conn: identity_repo.find_key(conn, fingerprint))
+
+    def who(self, signer) -> Standing:
+        """Who the acting person is here: their role, their key and whether it may sign."""
+        user = self.actor.user
+
+        def read(conn) -> tuple[bool, Role | None]:
+            known = repo.get_user(conn, user)
+            signed = repo.get_setting(conn, SIGNED_FROM_SETTING, None) is not None
+            return signed, known.role if known else None
+
+        signed, role = self._db.read(read)
+        if not signed:
+            return Standing(user, role, None, "before signed identity")
+        if not signer.present():
+            return Standing(user, role, None, "no key")
+        try:
+            fingerprint = signer.key().fingerprint
+        except ModelLedgerError:
+            return Standing(user, role, None, "locked")
+        enrolled = self.key(fingerprint)
+        if enrolled is None or enrolled.user != user:
+            return Standing(user, role, fingerprint, "not enrolled")
+        return Standing(user, role, fingerprint, enrolled.status)
 
     # -- the first admin ------------------------------------------------------------------------
 

@@ -27,12 +27,12 @@ def default_user() -> str:
     return os.environ.get("MODELLEDGER_USER") or getpass.getuser()
 
 
-def plain_keys_folder(database: Database) -> Path | None:
+def plain_keys_folder(sqlite_path: Path | None) -> Path | None:
     """``<db file>.keys`` beside a SQLite file when it exists: the unencrypted keys of the demo
     workspace's people, which are not secret by design (no other workspace has one)."""
-    if database.sqlite_path is None:
+    if sqlite_path is None:
         return None
-    folder = database.sqlite_path.with_name(database.sqlite_path.name + ".keys")
+    folder = sqlite_path.with_name(sqlite_path.name + ".keys")
     return folder if folder.is_dir() else None
 
 
@@ -63,7 +63,7 @@ class Workspace:
     ) -> None:
         self.database = database
         name = user or default_user()
-        self.signer = keystore.WorkstationSigner(name, plain_keys_folder(database))
+        self.signer = keystore.WorkstationSigner(name, plain_keys_folder(database.sqlite_path))
         self.actor = Actor(name, socket.gethostname(), signer=self.signer)
         self.artifacts = ArtifactStore(artifact_root or default_artifact_root(database))
         self.clock = clock

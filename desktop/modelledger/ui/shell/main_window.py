@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -41,8 +43,10 @@ from modelledger import __version__
 from modelledger.core.audit_chain import ChainReport
 from modelledger.core.monitoring import Alert
 from modelledger.services.governance.log_bundle import LogBundle
+from modelledger.services.identity import keystore
+from modelledger.services.identity.service import Standing
 from modelledger.services.monitoring.scheduler import RunningJob, SchedulerEvent
-from modelledger.services.workspace.opening import Workspace
+from modelledger.services.workspace.opening import Workspace, default_user, plain_keys_folder
 from modelledger.ui.base.errors import open_log_folder, show_error
 from modelledger.ui.base.gui_thread import release_frozen_objects
 from modelledger.ui.base.session import WorkspaceSession
@@ -83,6 +87,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
+        self.standing: Standing | None = None  # who the user is in the open workspace
         self.pages = StagedWidgets({}, self)  # none until a workspace is open
         self.alert_watcher: AlertWatcher | None = None
         self.tray_icon: QSystemTrayIcon | None = None
@@ -234,12 +239,19 @@ class MainWindow(QMainWindow):
 
     # -- workspaces -----------------------------------------------------------------------------
 
-    def open_workspace(self, target: str, *, create: bool = False) -> None:
-        """Open (or create) a workspace on a worker thread; the window stays usable meanwhile."""
+    def open_workspace(self, target: str, *, create: bool = False,
+                       user: str | None = None) -> None:
+        """Open (or create) a workspace on a worker thread; the window stays usable meanwhile.
+        The passphrase of the person's key is asked here, once per run of the application."""
+        user = user or self._user or default_user()
+        local = Path(target) if "://" not in target else None
+        if plain_keys_folder(local) is None and keystore.passphrase_needed(user) and (
+                create or keystore.has_key(user)):
+            self._ask_passphrase(user, new=create and not keystore.has_key(user))
         self.statusBar().showMessage(f"Opening {target}…")
         self._launcher.read(
             f"Opening {Path(target).name if '://' not in target else 'server database'}",
-            lambda control: Workspace.open(target, create=create, user=self._user),
+            lambda control: Workspace.open(target, create=create, user=user),
             on_success=lambda workspace: self._on_workspace_opened(workspace, target),
             on_failure=lambda error: self._on_workspace_open_failed(error, target))
 
@@ -255,6 +267,9 @@ class MainWindow(QMainWindow):
         self.workspace_label.setText(
             f"{database.display_name}   ·   {mode}   ·   signed in as {workspace.actor.user}")
         self.workspace_label.setToolTip(str(database.sqlite_path or database.display_name))
+        self.session.work.read("Checking who you are here",
+                               lambda control: workspace.identity.who(workspace.signer),
+                               on_success=partial(self._show_standing, workspace), quiet=True)
         self.navigation.clear()
         page_classes = (PortfolioPage, ModelsPage, MonitoringPage, AlertsPage, AuditPage,
                         SettingsPage)
@@ -336,9 +351,52 @@ class MainWindow(QMainWindow):
         self.welcome.reload_recent()
         self.stack.setCurrentWidget(self.welcome)
 
+    def _ask_passphrase(self, user: str, *, new: bool) -> None:
+        """Held in memory for this run only; cancelling leaves the workspace read only."""
+        prompt = (f"Choose a passphrase for {user}'s new signing key (at least "
+                  f"{keystore.MIN_PASSPHRASE} characters). It protects the key on this "
+                  "computer and is asked each time ModelLedger starts:" if new else
+                  f"Passphrase of {user}'s signing key (it signs what you decide):")
+        passphrase, accepted = QInputDialog.getText(
+            self, "Signing key", prompt, QLineEdit.EchoMode.Password)
+        if accepted and passphrase:
+            keystore.set_passphrase(passphrase)
+
     def _on_workspace_opened(self, workspace: Workspace, target: str) -> None:
         self.statusBar().clearMessage()
         self.set_workspace(workspace, target)
+
+    def _show_standing(self, workspace: Workspace, standing: Standing) -> None:
+        if self.session is None or self.session.workspace is not workspace:
+            return
+        self.standing = standing
+        database = workspace.database
+        mode = database.sharing_mode.value[:1].upper() + database.sharing_mode.value[1:]
+        self.workspace_label.setText(
+            f"{database.display_name}   ·   {mode}   ·   {standing.describe()}")
+        if standing.key_status == "no key" and not database.read_only:
+            self._offer_enrolment(workspace)
+
+    def _offer_enrolment(self, workspace: Workspace) -> None:
+        """The first time someone opens a workspace they have no key for."""
+        user = workspace.actor.user
+        answer = QMessageBox.question(
+            self, "Enrol on this workstation?",
+            f"You are {user}, and this workspace signs every decision with its author's key. "
+            f"There is no key for {user} on this workstation yet.\n\nMake one now and ask an "
+            "admin to enrol it? Until then you can look at everything but change nothing.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._ask_passphrase(user, new=True)
+
+        def enrol(control):
+            key = keystore.create_key(user)
+            workspace.identity.request_enrolment(key)
+            return workspace.identity.who(workspace.signer)
+
+        self.session.work.write("Enrolling your key", enrol,
+                                on_success=lambda standing: self._show_standing(workspace,
+                                                                                standing))
 
     def _on_workspace_open_failed(self, error: BaseException, target: str) -> None:
         self.statusBar().clearMessage()
@@ -373,8 +431,10 @@ class MainWindow(QMainWindow):
             return str(create_demo_workspace(
                 default_demo_path(), progress=lambda step: control.report(0, 0, step)))
 
+        # The demo's people have their keys beside it; without --user, you are its developer.
+        demo_user = self._user or os.environ.get("MODELLEDGER_USER") or "alice"
         task = self._launcher.write("Preparing the demo workspace", build,
-                                    on_success=self.open_workspace)
+                                    on_success=partial(self.open_workspace, user=demo_user))
         task.progressed.connect(
             lambda done, total, text: self.statusBar().showMessage(f"Demo: {text}"))
 
