@@ -23,19 +23,32 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_PASSPHRASE = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_user_folders(tmp_path_factory, monkeypatch):
-    """Each test gets its own log, config (signing keys live there) and data folders and user
-    name; nothing touches the real home."""
-    monkeypatch.setenv("MODELLEDGER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
-    monkeypatch.setenv("MODELLEDGER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-    monkeypatch.setenv("MODELLEDGER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+def _isolate_user_folders(monkeypatch: pytest.MonkeyPatch, make_folder) -> None:
+    monkeypatch.setenv("MODELLEDGER_LOG_DIR", str(make_folder("logs")))
+    monkeypatch.setenv("MODELLEDGER_DATA_DIR", str(make_folder("data")))
+    monkeypatch.setenv("MODELLEDGER_CONFIG_DIR", str(make_folder("config")))
     monkeypatch.setenv("MODELLEDGER_USER", "alice")
     # Each person's signing key is kept in a passphrase-protected file (no keyring on CI).
     monkeypatch.setenv("MODELLEDGER_PASSPHRASE", TEST_PASSPHRASE)
     monkeypatch.setenv("MODELLEDGER_KEYRING", "off")
     monkeypatch.delenv("MODELLEDGER_WORKSPACE", raising=False)
     monkeypatch.delenv("MODELLEDGER_ASSUME_NETWORK_SHARE", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_user_folders(tmp_path_factory):
+    """Fixtures that outlive one test (module and session scope) run before any test's own
+    folders exist: they get folders of the session's, never the real home's."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _isolate_user_folders(monkeypatch, tmp_path_factory.mktemp)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_folders(tmp_path_factory, monkeypatch):
+    """Each test gets its own log, config and data folders (signing keys live there) and user
+    name; nothing touches the real home."""
+    _isolate_user_folders(monkeypatch, tmp_path_factory.mktemp)
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,7 @@ from modelledger.core.monitoring import Threshold
 from modelledger.services.monitoring.alert_email import EmailSettings
 from modelledger.services.monitoring.scheduler import MonitorScheduler, SchedulerTimings
 from modelledger.services.workspace.opening import Workspace
+from tests.conftest import person
 from tests.services.monitor_data import add_monitor, scored_frame, write_csv
 
 ANCHOR = datetime(2026, 3, 2, tzinfo=UTC)
@@ -108,11 +109,11 @@ def _current_with_timestamps(folder: Path) -> tuple[pd.DataFrame, Path]:
 def ledger(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audit-capture")
     alice = Workspace.open(folder / "team.db", create=True, user="alice")
-    victor = alice.as_user("victor")
     registry = alice.registry
 
-    # Users and roles (alice becomes a developer by her first action).
+    # Users and roles (alice, who made the workspace, is its first admin).
     registry.save_user("victor", "Victor Vance", Role.VALIDATOR, "joins model validation")
+    victor = person(alice, "victor", Role.VALIDATOR, "Victor Vance")
     registry.save_user("carol", "Carol Chen", Role.DEVELOPER, "joins the credit team")
     registry.save_user("carol", "Carol Chen", Role.OWNER, "takes over the credit models")
 
@@ -201,9 +202,10 @@ def ledger(tmp_path_factory):
 
 
 def test_users_and_role_changes(ledger):
-    first_action = ledger.only("user.created", "alice")
-    assert first_action.after == {"display_name": "alice", "role": "developer"}
-    assert first_action.reason == "first action by this user in the workspace"
+    creator = ledger.only("identity.bootstrapped")
+    assert (creator.actor, creator.after["user"], creator.after["role"]) == (
+        "alice", "alice", "admin")
+    assert creator.reason == "the workspace's creator is its first admin"
     victor = ledger.only("user.created", "victor")
     assert (victor.actor, victor.after, victor.reason) == (
         "alice", {"display_name": "Victor Vance", "role": "validator"}, "joins model validation")
@@ -258,15 +260,15 @@ def test_approvals_name_both_roles_independence_and_conditions(ledger):
                             f"credit-risk/v1/request-{first_request}")
     assert requested.actor == "alice" and requested.reason == "ready for production"
     assert (requested.after["requester_role"], requested.after["developer"]) == (
-        "developer", "alice")
+        "admin", "alice")
 
     approved = ledger.only("promotion.approved", f"credit-risk/v1/request-{first_request}")
     assert approved.actor == "victor" and approved.reason == "independent validation passed"
     assert approved.before == {"status": "pending"}
     assert approved.after == {
         "status": "approved", "model": "credit-risk", "version": 1,
-        "requested_by": "alice", "requester_role": "developer",
-        "developer": "alice", "developer_role": "developer", "approver_role": "validator",
+        "requested_by": "alice", "requester_role": "admin",
+        "developer": "alice", "developer_role": "admin", "approver_role": "validator",
         "approver_is_requester": False, "approver_is_developer": False,
         "approver_is_independent": True, "four_eyes_required": True,
         "conditions": "quarterly backtest"}
@@ -279,7 +281,7 @@ def test_a_rejection_keeps_its_reason_and_the_roles(ledger):
     assert rejected.actor == "victor" and rejected.reason == "needs a subgroup analysis"
     assert (rejected.before, rejected.after["status"]) == ({"status": "pending"}, "rejected")
     assert (rejected.after["requester_role"], rejected.after["approver_role"],
-            rejected.after["approver_is_independent"]) == ("developer", "validator", True)
+            rejected.after["approver_is_independent"]) == ("admin", "validator", True)
 
 
 def test_deployments_say_which_request_and_what_they_replaced(ledger):
@@ -322,7 +324,7 @@ def test_overrides_four_eyes_off_self_approval_and_trusting_a_pickle(ledger):
     assert {key: self_approved.after[key] for key in (
         "approver_role", "approver_is_requester", "approver_is_developer",
         "approver_is_independent", "four_eyes_required")} == {
-        "approver_role": "developer", "approver_is_requester": True,
+        "approver_role": "admin", "approver_is_requester": True,
         "approver_is_developer": True, "approver_is_independent": False,
         "four_eyes_required": False}
     trusted = ledger.only("artifact.trusted", ledger.joblib_sha256)
@@ -426,6 +428,9 @@ def test_a_write_happens_at_the_moment_of_its_workspace_s_clock(workspace):
     """Rows and audit events of a write carry the clock's one moment; another user of the
     workspace keeps its clock; without a clock a write happens at the real time."""
     moment = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    person(workspace, "carol", Role.OWNER)
+    person(workspace, "bob")
+    since = workspace.audit.head_seq()
     past = Workspace(workspace.database, user="carol", artifact_root=workspace.artifacts.root,
                      clock=lambda: moment)
     past.registry.register_model("churn", reason="quarterly review")
@@ -434,17 +439,14 @@ def test_a_write_happens_at_the_moment_of_its_workspace_s_clock(workspace):
     assert workspace.registry.get_version("churn", 1).created_at == moment
     (created,) = workspace.registry.stage_history("churn")
     assert created.occurred_at == moment
-    events = workspace.audit.list_events()
-    # carol's and bob's first actions create them, in the same transactions.
+    events = [e for e in workspace.audit.list_events() if e.seq > since]
     assert [(e.actor, e.action) for e in reversed(events)] == [
-        ("carol", "user.created"), ("carol", "model.registered"), ("bob", "user.created"),
-        ("bob", "version.created")]
+        ("carol", "model.registered"), ("bob", "version.created")]
     assert {e.occurred_at for e in events} == {"2026-03-01T09:30:00.000000Z"}
 
     before = datetime.now(UTC)
     workspace.registry.move_to_stage("churn", 1, Stage.STAGING, "validated offline")
     after = datetime.now(UTC)
-    newest = workspace.audit.list_events(limit=2)
-    assert [e.action for e in newest] == ["stage.transition", "user.created"]  # alice's first
-    assert newest[0].occurred_at == newest[1].occurred_at  # one transaction, one moment
-    assert before <= datetime.fromisoformat(newest[0].occurred_at) <= after
+    (newest,) = workspace.audit.list_events(limit=1)
+    assert newest.action == "stage.transition"
+    assert before <= datetime.fromisoformat(newest.occurred_at) <= after

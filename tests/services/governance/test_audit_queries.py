@@ -12,6 +12,7 @@ from modelledger.core.errors import InvalidInputError
 from modelledger.services.governance.as_of import event_moment
 from modelledger.services.governance.audit import FIELD_PATH_SEPARATOR, NOT_RECORDED, field_changes
 from modelledger.services.workspace.opening import Workspace
+from tests.conftest import person
 from tests.services.governance.test_as_of import run_in_process
 from tests.services.monitor_data import add_monitor
 
@@ -23,8 +24,8 @@ def fill(workspace):
     registry.register_model("credit-risk-eu", reason="EU variant")
     registry.add_version("credit-risk", notes="first fit")
     registry.move_to_stage("credit-risk", 1, Stage.STAGING, "Validation 100% done_ok")
-    workspace.as_user("bob").registry.save_user("carol", "Carol", Role.OWNER,
-                                                 reason="new OWNER of credit models")
+    person(workspace, "bob", Role.ADMIN).registry.save_user(
+        "carol", "Carol", Role.OWNER, reason="new OWNER of credit models")
 
 
 @pytest.fixture
@@ -63,7 +64,8 @@ def test_search_treats_like_wildcards_as_plain_text(filled):
 def test_actor_filter_is_exact(filled):
     bob_events = filled.list_events(EventFilter(actor="bob"))
     assert {event.actor for event in bob_events} == {"bob"}
-    assert {event.action for event in bob_events} == {"user.created"}
+    assert {event.action for event in bob_events} == {"identity.enrolment_requested",
+                                                       "user.created"}
     assert filled.list_events(EventFilter(actor="bo")) == []
 
 
@@ -207,9 +209,9 @@ def test_actors_lists_everyone_in_the_log_once(filled):
     assert filled.actors() == ["alice", "bob"]
 
 
-def test_an_empty_log_has_no_actors_and_no_events(workspace):
-    assert workspace.audit.actors() == []
-    assert workspace.audit.count_events(EventFilter(search="x")) == 0
+def test_a_new_log_names_only_its_creator_and_finds_nothing_else(workspace):
+    assert workspace.audit.actors() == ["alice"]  # who set up signed identity
+    assert workspace.audit.count_events(EventFilter(search="credit")) == 0
 
 
 @pytest.mark.postgres

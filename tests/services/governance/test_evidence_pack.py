@@ -369,12 +369,14 @@ def test_bad_selections_and_folders_give_messages(populated, tmp_path):
 
 
 def test_a_key_file_copied_from_someone_else_is_refused(populated, pack):
-    bob_key = signing_key_path("bob")
-    bob_key.write_bytes(signing_key_path("alice").read_bytes())
-    os.chmod(bob_key, 0o600)
-    with pytest.raises(InvalidInputError, match="registered to alice"):
-        bob = populated.as_user("bob")
-        build_evidence_pack(bob.database, bob.actor, EventSelection(), pack.with_name("b.zip"))
+    eve_key = signing_key_path("eve")
+    eve_key.parent.mkdir(parents=True, exist_ok=True)
+    eve_key.write_bytes(signing_key_path("alice").read_bytes())
+    os.chmod(eve_key, 0o600)
+    eve = populated.as_user("eve")
+    with pytest.raises(ModelLedgerError, match="registered to alice"):
+        build_evidence_pack(eve.database, eve.actor, EventSelection(), pack.with_name("b.zip"))
+    assert not pack.with_name("b.zip").exists()
 
 
 def test_a_damaged_key_file_gives_a_message(tmp_path):

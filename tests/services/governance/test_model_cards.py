@@ -148,9 +148,9 @@ def test_bad_edits_are_refused_with_a_clear_message(demo_workspace, cards):
     with pytest.raises(NotFoundError, match="has no version 9"):
         cards.card(SCREENING, 9)
     # Someone else saved meanwhile: the editor's text is not stored over theirs.
-    bob = ModelCardService(demo_workspace.database, demo_workspace.as_user("bob").actor)
-    bob.save_section(SCREENING, 2, "out_of_scope_use", "Screening of men or children.", "add")
-    with pytest.raises(ConcurrentEditError, match="bob changed Out-of-scope use"):
+    carol = ModelCardService(demo_workspace.database, demo_workspace.as_user("carol").actor)
+    carol.save_section(SCREENING, 2, "out_of_scope_use", "Screening of men or children.", "add")
+    with pytest.raises(ConcurrentEditError, match="carol changed Out-of-scope use"):
         cards.save_section(SCREENING, 2, "out_of_scope_use", "Men.", "mine",
                            expected_text="Screening of men.")
     assert cards.card(SCREENING, 2).text("out_of_scope_use").text == (

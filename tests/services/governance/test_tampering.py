@@ -45,7 +45,7 @@ def test_inserted_row_is_found(populated):
     with sqlite3.connect(path) as conn:
         conn.execute(
             "INSERT INTO audit_events VALUES (?, '2026-01-01T00:00:00.000000Z', 'mallory', 'h',"
-            " 'stage.promotion', 'version', 'm/v1', '{}', '{}', '', ?, ?)",
+            " 'stage.promotion', 'version', 'm/v1', '{}', '{}', '', ?, ?, NULL, NULL)",
             (head + 1, "f" * 64, "e" * 64))
     report = workspace.audit.verify()
     assert report.first_break.seq == head + 1
@@ -62,7 +62,7 @@ def test_inserted_row_with_a_recomputed_own_hash_still_breaks_the_chain(populate
     forged = event_hash(**fields)
     tamper(path, ("DELETE FROM audit_events WHERE seq = 4", ()),
            ("INSERT INTO audit_events VALUES (:seq, :occurred_at, :actor, :host, :action, "
-            ":entity_type, :entity_id, :before, :after, :reason, :prev_hash, :hash)",
+            ":entity_type, :entity_id, :before, :after, :reason, :prev_hash, :hash, NULL, NULL)",
             {**fields, "hash": forged}))
     report = workspace.audit.verify()
     assert report.first_break.seq == 4 and "previous-hash" in report.first_break.problem

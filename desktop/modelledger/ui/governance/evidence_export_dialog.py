@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from modelledger.core.evidence import EventSelection
+from modelledger.ui.widgets.dialogs import PROBLEM_STYLE
 
 
 class ExportEvidenceDialog(QDialog):
@@ -87,7 +88,7 @@ class ExportEvidenceDialog(QDialog):
         self.path_edit.textChanged.connect(self._update_ok)
 
         self.problem_label = QLabel()
-        self.problem_label.setStyleSheet("color: #b00020;")
+        self.problem_label.setStyleSheet(PROBLEM_STYLE)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)

@@ -37,6 +37,7 @@ from modelledger.ui.health.sparkline import (
     is_missing,
     latest_index,
 )
+from modelledger.ui.widgets.dialogs import HINT_STYLE
 from modelledger.ui.widgets.table_models import (
     HEALTH_COLOURS,
     MUTED,
@@ -284,7 +285,7 @@ class _Tile(QFrame):
         self.value_label = QLabel("–")
         self.value_label.setStyleSheet("font-size: 20pt; font-weight: 600;")
         self.caption_label = QLabel(caption)
-        self.caption_label.setStyleSheet("color: palette(placeholder-text);")
+        self.caption_label.setStyleSheet(HINT_STYLE)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 8, 14, 8)
         layout.setSpacing(0)
@@ -333,7 +334,7 @@ def _heading(text: str) -> QLabel:
 
 def _hint(text: str) -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet("color: palette(placeholder-text);")
+    label.setStyleSheet(HINT_STYLE)
     return label
 
 

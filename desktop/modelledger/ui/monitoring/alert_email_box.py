@@ -24,7 +24,7 @@ from modelledger.core.errors import InvalidInputError
 from modelledger.services.monitoring.alert_email import EmailSettings
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
-from modelledger.ui.widgets.dialogs import ReasonDialog
+from modelledger.ui.widgets.dialogs import HINT_STYLE, ReasonDialog
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class AlertEmailBox(QGroupBox):
             self.severity_combo.addItem(label, value)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
-        self.status_label.setStyleSheet("color: palette(placeholder-text);")
+        self.status_label.setStyleSheet(HINT_STYLE)
         self.test_button = QPushButton("Send &test email")
         self.test_button.clicked.connect(self.send_test)
         self.save_button = QPushButton("Save…")

@@ -70,12 +70,11 @@ from modelledger.services.monitoring.schedules import validate_schedule
 from modelledger.services.monitoring.service import DEFAULT_MAX_FAILURES, DEFAULT_TIMEOUT_S
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
+from modelledger.ui.widgets.dialogs import HINT_STYLE, PROBLEM_STYLE
 
 log = logging.getLogger(__name__)
 
 DATA_FILES = "Data files (*.csv *.parquet *.xlsx);;All files (*)"
-HINT_STYLE = "color: palette(placeholder-text);"
-PROBLEM_STYLE = "color: #b00020;"
 PROBLEM_BACKGROUND = QColor("#fde7e9")
 INTERVAL_UNITS = (("minutes", 60), ("hours", 3600), ("days", 86400))
 DIRECTIONS = ((HIGHER, "Higher is better"), (LOWER, "Lower is better"),

@@ -34,7 +34,7 @@ from modelledger.core.monitoring import (
 from modelledger.services.monitoring.scheduler import RunningJob, SchedulerEvent
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.monitoring.monitor_dialog import MonitorDialog
-from modelledger.ui.widgets.dialogs import ReasonDialog
+from modelledger.ui.widgets.dialogs import HINT_STYLE, ReasonDialog
 from modelledger.ui.widgets.table_models import (
     HEALTH_COLOURS,
     MUTED,
@@ -193,7 +193,7 @@ class RunningJobsPanel(QGroupBox):
         self.setObjectName("runningJobs")
         self._rows: dict[int, tuple[QWidget, QLabel, QProgressBar, QPushButton]] = {}
         self.placeholder = QLabel("No runs in progress.")
-        self.placeholder.setStyleSheet("color: palette(placeholder-text);")
+        self.placeholder.setStyleSheet(HINT_STYLE)
         self.placeholder.setWordWrap(True)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(8, 4, 8, 6)

@@ -58,6 +58,7 @@ from modelledger.ui.monitoring.monitors_page import MonitoringPage
 from modelledger.ui.registry.import_wizard import ImportWizard
 from modelledger.ui.registry.models_page import ModelsPage
 from modelledger.ui.shell.app_settings import AppSettings
+from modelledger.ui.shell.enrolment_dialog import EnrolmentDialog
 from modelledger.ui.shell.settings_page import SettingsPage
 from modelledger.ui.shell.welcome_page import WelcomePage
 from modelledger.ui.widgets.staged_widgets import StagedWidgets
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
         self.standing: Standing | None = None  # who the user is in the open workspace
+        self.enrolment_dialog: EnrolmentDialog | None = None  # while one is open
         self.pages = StagedWidgets({}, self)  # none until a workspace is open
         self.alert_watcher: AlertWatcher | None = None
         self.tray_icon: QSystemTrayIcon | None = None
@@ -378,25 +380,31 @@ class MainWindow(QMainWindow):
             self._offer_enrolment(workspace)
 
     def _offer_enrolment(self, workspace: Workspace) -> None:
-        """The first time someone opens a workspace they have no key for."""
+        """The first time someone opens a workspace they have no key for. The dialog does not
+        block: the window (and whatever drives it) goes on meanwhile."""
         user = workspace.actor.user
-        answer = QMessageBox.question(
-            self, "Enrol on this workstation?",
-            f"You are {user}, and this workspace signs every decision with its author's key. "
-            f"There is no key for {user} on this workstation yet.\n\nMake one now and ask an "
-            "admin to enrol it? Until then you can look at everything but change nothing.")
-        if answer != QMessageBox.StandardButton.Yes:
+        dialog = EnrolmentDialog(user, needs_passphrase=keystore.passphrase_needed(user),
+                                 parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(partial(self._enrol, workspace, dialog))
+        self.enrolment_dialog = dialog
+        dialog.open()
+
+    def _enrol(self, workspace: Workspace, dialog: EnrolmentDialog) -> None:
+        if self.session is None or self.session.workspace is not workspace:
             return
-        self._ask_passphrase(user, new=True)
+        passphrase = dialog.chosen_passphrase()
+        if passphrase is not None:
+            keystore.set_passphrase(passphrase)
+        user, display_name = workspace.actor.user, dialog.display_name.text().strip()
 
         def enrol(control):
             key = keystore.create_key(user)
-            workspace.identity.request_enrolment(key)
+            workspace.identity.request_enrolment(key, display_name=display_name)
             return workspace.identity.who(workspace.signer)
 
         self.session.work.write("Enrolling your key", enrol,
-                                on_success=lambda standing: self._show_standing(workspace,
-                                                                                standing))
+                                on_success=partial(self._show_standing, workspace))
 
     def _on_workspace_open_failed(self, error: BaseException, target: str) -> None:
         self.statusBar().clearMessage()

@@ -33,7 +33,7 @@ from modelledger.storage import schema
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.monitoring.alert_email_box import AlertEmailBox
-from modelledger.ui.widgets.dialogs import ReasonDialog
+from modelledger.ui.widgets.dialogs import HINT_STYLE, ReasonDialog
 from modelledger.ui.widgets.table_models import Column, Page, PagedTableModel, PageRequest
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,6 @@ ROLE_DESCRIPTIONS = {
     Role.ADMIN: "looks after the workspace, its settings and its people",
     Role.VIEWER: "reads the registry and its audit timeline",
 }
-HINT_STYLE = "color: palette(placeholder-text);"
 
 
 @dataclass(frozen=True)

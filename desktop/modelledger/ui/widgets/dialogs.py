@@ -12,6 +12,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# The look of a hint under a field and of what is wrong with it, on every dialog.
+HINT_STYLE = "color: palette(placeholder-text);"
+PROBLEM_STYLE = "color: #b00020;"
+
 
 class ReasonDialog(QDialog):
     """Asks why: every lifecycle decision is recorded with a reason, so OK needs one."""
