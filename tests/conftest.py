@@ -14,6 +14,7 @@ import pytest
 
 from modelledger.core.domain import Role
 from modelledger.services.identity import keystore
+from modelledger.services.identity.service import HOST, PERSON
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.base.gui_thread import paint_on_gui_thread_only
 
@@ -70,12 +71,16 @@ def plain_keys_beside(workspace_file: Path, *users: str) -> None:
 
 
 def person(admin: Workspace, name: str, role: Role = Role.DEVELOPER,
-           display_name: str = "") -> Workspace:
-    """``name`` acting in ``admin``'s workspace: a key made for them on this (test) workstation,
-    their enrolment signed by it and approved by ``admin`` with ``role``."""
-    key = keystore.load_key(name) or keystore.create_key(name)
+           display_name: str = "", *, host: bool = False) -> Workspace:
+    """``name`` acting in ``admin``'s workspace: their key (the plain one beside the workspace
+    when it has one, else one made on this test workstation), their enrolment signed by it and
+    approved by ``admin`` with ``role``."""
     joining = admin.as_user(name)
-    joining.identity.request_enrolment(key, display_name=display_name or name)
+    folder = joining.signer.plain_folder
+    key = ((folder and keystore.load_plain_key(folder, name)) or keystore.load_key(name)
+           or keystore.create_key(name))
+    joining.identity.request_enrolment(key, display_name=display_name or name,
+                                       kind=HOST if host else PERSON)
     admin.identity.approve(name, role=role, reason="joins the team")
     return joining
 

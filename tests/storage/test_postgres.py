@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from modelledger.core.domain import InventoryFilter, Stage
+from modelledger.core.domain import InventoryFilter, Role, Stage
 from modelledger.core.errors import FourEyesError, NewerSchemaError, NotFoundError
+from modelledger.services.identity import keystore
 from modelledger.services.workspace.opening import Workspace
 from modelledger.storage.database import SharingMode
+from tests.conftest import person
 
 pytestmark = pytest.mark.postgres
 WRITER = Path(__file__).parents[1] / "services" / "concurrent_writer.py"
@@ -32,7 +34,7 @@ def test_lifecycle_and_chain_on_postgresql(pg_workspace):
     ws.registry.add_version("credit-risk", metrics={"auc": 0.82})
     for number in (1, 2):
         ws.registry.move_to_stage("credit-risk", number, Stage.STAGING, "ready")
-    bob = ws.as_user("bob").registry
+    bob = person(ws, "bob", Role.VALIDATOR).registry
     for number in (1, 2):
         request = ws.registry.request_promotion("credit-risk", number, "ready")
         with pytest.raises(FourEyesError):
@@ -72,6 +74,8 @@ def test_empty_postgresql_database_is_not_a_workspace(postgres_url):
 
 @pytest.mark.slow
 def test_concurrent_processes_on_postgresql(postgres_url, pg_workspace, tmp_path):
+    for worker in range(3):  # each with their key on this (test) workstation
+        person(pg_workspace, f"writer{worker}", Role.OWNER)
     go = tmp_path / "go"
     processes = [
         subprocess.Popen([sys.executable, str(WRITER), postgres_url, str(worker), "6", str(go)],
@@ -96,8 +100,13 @@ def test_copy_sqlite_workspace_to_postgresql(tmp_path, postgres_url):
                      str(tmp_path / "server-artifacts"))
     assert result.returncode == 0, result.stderr
     assert "Audit chain intact" in result.stdout
+    # The demo's keys work only beside its file: on the server, dave (its admin) signs with
+    # his own copy of his key.
+    dave_key = keystore.load_plain_key(demo.with_name("demo.db.keys"), "dave")
+    keystore.save_key("dave", dave_key.private_key)
     source = Workspace.open(demo)
-    target = Workspace.open(postgres_url, artifact_root=tmp_path / "server-artifacts")
+    target = Workspace.open(postgres_url, artifact_root=tmp_path / "server-artifacts",
+                            user="dave")
     try:
         assert target.audit.verify().head_hash == source.audit.verify().head_hash
         assert ([s.model.name for s in target.registry.list_models()]

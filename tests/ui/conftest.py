@@ -57,11 +57,12 @@ def open_window(qtbot, monkeypatch):
 
 def write_and_wait(qtbot, session: WorkspaceSession, job, timeout: int = 10_000):
     """Run a write through the session's write lane and return its result (test helper)."""
-    results = []
-    task = session.work.write("test write", lambda control: job(), on_success=results.append)
+    results, failures = [], []
+    task = session.work.write("test write", lambda control: job(), on_success=results.append,
+                              on_failure=failures.append)
     with qtbot.waitSignal(task.finished, timeout=timeout):
         pass
-    assert results, "the write failed"
+    assert results, f"the write failed: {failures}"
     return results[0]
 
 

@@ -64,6 +64,15 @@ def _scheduler(ws, args) -> int:
         raise InvalidInputError(
             f"{ws.database.display_name} is open read-only, so its monitors cannot be run from "
             "here. Run the scheduler where the workspace can be written.")
+    # Every run it stores is written as this instance's user: without an enrolled key it would
+    # claim slots and then fail each run, so it refuses to start instead.
+    standing = ws.identity.who(ws.signer)
+    if not standing.may_act:
+        raise InvalidInputError(
+            f"The scheduler writes as {standing.user}, who cannot sign here "
+            f"({standing.describe()}). Enrol this machine's key with "
+            f"`modelledger -u {standing.user} user enroll --host` and ask an admin to approve "
+            f"it, or run the scheduler as someone enrolled (-u NAME).")
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     scheduler = MonitorScheduler(ws, max_parallel=args.max_parallel, listener=report)

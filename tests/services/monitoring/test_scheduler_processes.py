@@ -14,16 +14,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from modelledger.core.domain import EventFilter
+from modelledger.core.domain import EventFilter, Role
 from modelledger.storage.tables import monitor_claims, monitor_runs, run_metrics
-from tests.conftest import wait_until
+from tests.conftest import person, run_cli, wait_until
 from tests.services.monitor_data import add_monitor, scored_frame
 
 FAST_ENV = {"MODELLEDGER_HEARTBEAT_S": "0.3", "MODELLEDGER_STALE_AFTER_S": "3",
             "MODELLEDGER_RETRY_BASE_S": "1"}
 
 
-def start_instance(workspace_path: Path, log_path: Path, user: str) -> subprocess.Popen:
+def start_instance(workspace, workspace_path: Path, log_path: Path,
+                   user: str) -> subprocess.Popen:
+    """`modelledger scheduler` as ``user``, a host key enrolled by ``workspace``'s admin."""
+    if not workspace.identity.keys(user=user):
+        person(workspace, user, Role.DEVELOPER, host=True)
     env = {**os.environ, **FAST_ENV, "MODELLEDGER_USER": user}
     return subprocess.Popen(
         [sys.executable, "-m", "modelledger", "-w", str(workspace_path), "scheduler"],
@@ -50,7 +54,8 @@ def test_three_instances_run_each_of_twenty_slots_exactly_once(workspace, worksp
     interval = 2
     anchor = datetime.now(UTC) + timedelta(seconds=8)  # time for the instances to start
     monitor = add_monitor(workspace, tmp_path, every_s=interval, anchor=anchor)
-    instances = [start_instance(workspace_path, tmp_path / f"instance-{i}.log", f"host{i}")
+    instances = [start_instance(workspace, workspace_path, tmp_path / f"instance-{i}.log",
+                                f"host{i}")
                  for i in range(3)]
     slots = [anchor + timedelta(seconds=interval * k) for k in range(20)]
     try:
@@ -80,7 +85,7 @@ def test_a_run_abandoned_by_kill_9_is_taken_over_and_stored_once(workspace, work
     os.mkfifo(pipe)
     monitor = add_monitor(workspace, tmp_path, current=pipe,
                           anchor=datetime.now(UTC) - timedelta(seconds=1))
-    first = start_instance(workspace_path, tmp_path / "first.log", "first")
+    first = start_instance(workspace, workspace_path, tmp_path / "first.log", "first")
     second = None
     try:
         claim = wait_until(lambda: rows(workspace, select(monitor_claims).where(
@@ -88,7 +93,7 @@ def test_a_run_abandoned_by_kill_9_is_taken_over_and_stored_once(workspace, work
             60, "the first instance to claim the slot")[0]
         os.killpg(first.pid, signal.SIGKILL)  # the instance and its worker process
         first.wait()
-        second = start_instance(workspace_path, tmp_path / "second.log", "second")
+        second = start_instance(workspace, workspace_path, tmp_path / "second.log", "second")
         taken = wait_until(lambda: rows(workspace, select(monitor_claims).where(
             monitor_claims.c.id == claim.id, monitor_claims.c.attempt == 2)),
             60, "the second instance to take the claim over")[0]
@@ -120,7 +125,7 @@ def test_a_stopped_and_resumed_scheduler_catches_up_missed_slots(workspace, work
     """SIGSTOP is the computer going to sleep; on SIGCONT the instance catches up once."""
     monitor = add_monitor(workspace, tmp_path, every_s=1,
                           anchor=datetime.now(UTC) + timedelta(seconds=4))
-    instance = start_instance(workspace_path, tmp_path / "sleepy.log", "sleepy")
+    instance = start_instance(workspace, workspace_path, tmp_path / "sleepy.log", "sleepy")
     try:
         wait_until(lambda: rows(workspace, select(monitor_runs)), 60, "a first run")
         os.killpg(instance.pid, signal.SIGSTOP)
@@ -137,3 +142,11 @@ def test_a_stopped_and_resumed_scheduler_catches_up_missed_slots(workspace, work
     assert missed >= 3
     states = [s[1] for s in workspace.monitoring.claim_states(monitor.id)]
     assert states.count("missed") >= missed
+
+
+def test_a_scheduler_whose_user_cannot_sign_refuses_to_start(workspace, workspace_path):
+    result = run_cli("-w", str(workspace_path), "-u", "stranger", "scheduler")
+    assert result.returncode != 0
+    assert "stranger: no key on this workstation" in result.stderr
+    assert "modelledger -u stranger user enroll --host" in result.stderr
+    assert "Traceback" not in result.stderr

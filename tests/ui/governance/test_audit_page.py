@@ -22,6 +22,7 @@ from modelledger.ui.governance.audit_page import (
     model_of,
     period_bounds,
 )
+from tests.conftest import person
 from tests.services.governance.test_as_of import run_in_process
 from tests.services.monitor_data import add_monitor
 from tests.ui.conftest import catch_up, write_and_wait
@@ -35,8 +36,8 @@ def fill(workspace):
     registry.add_version("credit-risk", notes="first fit")
     registry.move_to_stage("credit-risk", 1, Stage.STAGING, "validation passed")
     registry.set_four_eyes_required(False, "small team this quarter")
-    workspace.as_user("bob").registry.save_user("carol", "Carol", Role.OWNER,
-                                                 reason="owns the credit models")
+    bob = person(workspace, "bob", Role.ADMIN)
+    bob.registry.save_user("carol", "Carol", Role.OWNER, reason="owns the credit models")
 
 
 @pytest.fixture
@@ -139,10 +140,11 @@ def test_action_actor_and_reason_filters_combine_in_sql(qtbot, filled_page):
     wait_for_filter_choices(qtbot, page)
     page.action_filter.setCurrentIndex(page.action_filter.findData("user."))
     qtbot.waitUntil(lambda: set(shown(page, 3)) == {"user.created"})
-    assert {event.entity_id for event in shown(page)} == {"alice", "bob", "carol"}
+    # alice's first action created her; bob joined by enrolment, and created carol.
+    assert {event.entity_id for event in shown(page)} == {"alice", "carol"}
 
     page.actor_filter.setCurrentIndex(page.actor_filter.findData("bob"))
-    qtbot.waitUntil(lambda: {event.entity_id for event in shown(page)} == {"bob", "carol"})
+    qtbot.waitUntil(lambda: {event.entity_id for event in shown(page)} == {"carol"})
     assert {event.actor for event in shown(page)} == {"bob"}
 
     page.clear_filters()
@@ -240,11 +242,10 @@ def test_no_match_says_so_and_clearing_brings_everything_back(qtbot, filled_page
     assert not page.clear_filters_button.isEnabled()
 
 
-def test_an_empty_workspace_explains_the_empty_timeline(open_page):
+def test_a_new_workspace_starts_with_its_creator_as_first_admin(open_page):
     page = open_page()
-    assert page.events.rowCount() == 0
-    assert page.table.placeholder_text().startswith("No events yet.")
-    assert page.count_label.text() == "0 events"
+    assert [event.action for event in shown(page)] == ["identity.bootstrapped", "user.created"]
+    assert page.count_label.text() == "2 events"
 
 
 def test_scrolling_pages_in_older_events_by_sequence_number(qtbot, qtmodeltester, open_page,
@@ -364,16 +365,16 @@ def test_verify_reports_an_intact_chain_then_the_tampered_event(qtbot, filled_pa
 
     with sqlite3.connect(workspace_path) as conn:
         conn.execute("DROP TRIGGER audit_events_no_update")
-        conn.execute("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 3")
+        conn.execute("UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 4")
     conn.close()
     with qtbot.waitSignal(page.verification_recorded) as recorded:
         page.verify_button.click()
-    assert "BROKEN at event 3" in page.chain_status_text()
+    assert "BROKEN at event 4" in page.chain_status_text()
     assert "altered" in page.chain_status_text()
     assert BROKEN_COLOUR in page.chain_label.styleSheet()
-    assert json.loads(recorded.args[0].after)["broken_at_seq"] == 3
+    assert json.loads(recorded.args[0].after)["broken_at_seq"] == 4
     qtbot.waitUntil(lambda: shown(page)[0].seq == head + 2)
-    row = page.events.row_of_key(3)
+    row = page.events.row_of_key(4)
     assert page.events.index(row, 0).data(Qt.ItemDataRole.ForegroundRole).color().name() == \
         BROKEN_COLOUR
     assert page.events.index(row + 1, 0).data(Qt.ItemDataRole.ForegroundRole) is None
@@ -383,9 +384,9 @@ def test_verify_reports_an_intact_chain_then_the_tampered_event(qtbot, filled_pa
     page.show_model_events("credit-risk-eu")
     qtbot.waitUntil(lambda: page.current_filter().model_name == "credit-risk-eu"
                     and not page.events.is_loading())
-    assert shown(page, 0) == ["3"]
-    assert "BROKEN at event 3" in page.chain_status_text()
-    row = page.events.row_of_key(3)
+    assert shown(page, 0) == ["4"]
+    assert "BROKEN at event 4" in page.chain_status_text()
+    row = page.events.row_of_key(4)
     assert page.events.index(row, 0).data(Qt.ItemDataRole.ForegroundRole).color().name() == \
         BROKEN_COLOUR
 

@@ -10,6 +10,7 @@ from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.governance.model_card_view import ModelCardView, export_file_name
 from modelledger.ui.registry.model_detail import ModelDetailView
 from modelledger.ui.widgets.dialogs import ReasonDialog
+from tests.conftest import person
 from tests.ui.conftest import catch_up
 
 PURPOSE = "Predict which retail customers cancel within 90 days."
@@ -125,7 +126,7 @@ def test_a_concurrent_edit_is_refused_and_the_users_text_is_kept(qtbot, card_pag
     mine = "Hold-out of March 2024, 12,000 customers."
     card_page.editor.setPlainText(mine)
     # bob saves the same section from another window meanwhile
-    workspace.as_user("bob").cards.save_section(
+    person(workspace, "bob").cards.save_section(
         "churn", 2, "evaluation_data", "Out-of-time sample, Q2 2024.", "from the data team")
     # this page notices the change and warns before any save is tried
     qtbot.waitUntil(card_page.conflict_banner.isVisible, timeout=10_000)

@@ -244,7 +244,7 @@ def test_closing_an_alert_elsewhere_updates_the_counts(
         qtbot, open_page, demo_session, demo_workspace):
     page, counts = open_page(demo_session)
     alert = demo_workspace.monitoring.list_alerts(model_name="vendor-credit-score")[0]
-    monitoring = demo_workspace.monitoring
+    monitoring = demo_workspace.as_user("carol").monitoring  # she owns the model
     with qtbot.waitSignal(page.counts_loaded, timeout=10_000) as reloaded:
         write_and_wait(qtbot, demo_session, lambda: monitoring.close_alert(
             alert.id, alert.row_version, "false alarm: the vendor fixed the feed"))

@@ -13,7 +13,7 @@ from modelledger.services.monitoring.scheduler import MonitorScheduler
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.monitoring.alerts_page import AlertsPage, AssignDialog
 from modelledger.ui.shell.main_window import MainWindow
-from tests.conftest import plain_keys_beside
+from tests.conftest import person, plain_keys_beside
 from tests.services.monitor_data import add_monitor
 
 RUN_TIMEOUT = 60_000  # a run starts a worker process that imports pandas and scipy
@@ -36,14 +36,14 @@ def run_elsewhere(workspace, monitor_id: int, user: str = "bob"):
 def alerted_template(tmp_path_factory):
     """A workspace whose monitor found drift once: built once, copied for each test."""
     folder = tmp_path_factory.mktemp("alerted")
-    plain_keys_beside(folder / "team.db", "alice")
+    plain_keys_beside(folder / "team.db", "alice", "bob", "carol")
     workspace = Workspace.open(folder / "team.db", create=True, user="alice")
     try:
         monitor = add_monitor(workspace, folder, anchor=later())
         stored = run_elsewhere(workspace, monitor.id, user="alice")
         assert len(stored.new_alerts) >= 3
-        workspace.registry.save_user("carol", "Carol Jones", Role.OWNER,
-                                     reason="looks after the credit models")
+        person(workspace, "carol", Role.ADMIN, "Carol Jones")  # looks after the credit models
+        person(workspace, "bob", Role.DEVELOPER, "Bob Okafor")
     finally:
         workspace.close()
     return folder / "team.db"
@@ -162,15 +162,15 @@ def test_a_change_made_meanwhile_is_refused_shown_and_reloaded(qtbot, open_windo
     window = open_window(alerted_workspace)
     page = alerts_page(qtbot, window)
     alert = select_psi_alert(qtbot, page)
-    bob = alerted_workspace.as_user("bob").monitoring
-    bob.comment_alert(alert.id, alert.row_version, "bob is looking at it")
+    carol = alerted_workspace.as_user("carol").monitoring
+    carol.comment_alert(alert.id, alert.row_version, "carol is looking at it")
     page.acknowledge_button.click()
     qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QMessageBox),
                     timeout=5000)
     box = QApplication.activeModalWidget()
     assert box.windowTitle() == "Someone else changed this meanwhile"
     box.close()
-    qtbot.waitUntil(lambda: "bob is looking at it" in page.details.toPlainText(), timeout=5000)
+    qtbot.waitUntil(lambda: "carol is looking at it" in page.details.toPlainText(), timeout=5000)
     assert alerted_workspace.monitoring.alert_details(alert.id)[0].status is AlertStatus.OPEN
     # With the alert read again, the same action goes through.
     page.acknowledge_button.click()

@@ -4,8 +4,9 @@ import json
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from modelledger.core.domain import RequestStatus, Stage
+from modelledger.core.domain import RequestStatus, Role, Stage
 from modelledger.ui.shell.main_window import MainWindow
+from tests.conftest import person
 
 
 def _window_for(qtbot, workspace, user: str) -> MainWindow:
@@ -40,6 +41,7 @@ def _audit_actions(workspace) -> list[str]:
 
 def test_promotion_needs_someone_else_and_shows_in_the_timeline(qtbot, workspace):
     registry = workspace.registry
+    person(workspace, "bob", Role.VALIDATOR)
     registry.register_model("churn")
     registry.add_version("churn")
     registry.move_to_stage("churn", 1, Stage.STAGING, "ready for validation")
@@ -131,6 +133,7 @@ def test_every_table_of_the_model_page_and_portfolio_passes_the_model_tester(
         registry.add_version("churn", metrics={"auc": 0.7 + number / 100})
     registry.move_to_stage("churn", 2, Stage.STAGING, "validated")
     registry.request_promotion("churn", 2, "ship it")
+    person(workspace, "bob", Role.VALIDATOR)
     window = _window_for(qtbot, workspace, "bob")
     detail = _open_detail(qtbot, window, "churn", 2)
     portfolio = window.pages["Portfolio"]

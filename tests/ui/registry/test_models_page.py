@@ -1,9 +1,9 @@
 from PySide6.QtCore import Qt
 
-from modelledger.core.domain import RiskTier, Stage
+from modelledger.core.domain import RiskTier, Role, Stage
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.registry.models_page import ModelsPage
-from tests.conftest import run_cli
+from tests.conftest import person, run_cli
 
 
 def _page(qtbot, session) -> ModelsPage:
@@ -88,7 +88,8 @@ def test_a_reload_while_more_rows_are_coming_keeps_them(qtbot, session, workspac
 
 
 def test_another_process_registering_a_model_appears_without_a_restart(
-        qtbot, session, workspace_path):
+        qtbot, session, workspace, workspace_path):
+    person(workspace, "bob", Role.DEVELOPER)  # the command line finds his key on this machine
     page = _page(qtbot, session)
     assert page.empty_label.isVisible() and "No models yet" in page.empty_label.text()
     result = run_cli("--workspace", str(workspace_path), "--user", "bob", "model", "register",
@@ -101,6 +102,7 @@ def test_another_process_registering_a_model_appears_without_a_restart(
 def test_editing_a_model_someone_changed_meanwhile_is_refused_and_kept(
         qtbot, session, workspace, workspace_path):
     workspace.registry.register_model("churn", description="first words")
+    person(workspace, "bob", Role.ADMIN)
     page = _page(qtbot, session)
     detail = page.detail
     with qtbot.waitSignal(detail.loaded, timeout=5000):

@@ -7,6 +7,7 @@ from modelledger.core.domain import EventFilter, Role
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.shell.settings_page import SettingsPage
+from tests.conftest import person
 from tests.ui.conftest import catch_up
 
 
@@ -96,7 +97,9 @@ def test_marking_the_file_shared_is_saved(qtbot, open_page, workspace):
     assert page.shared_file_check.isChecked()
 
 
-def test_a_setting_changed_by_another_instance_shows_up(qtbot, open_page, workspace_path):
+def test_a_setting_changed_by_another_instance_shows_up(qtbot, open_page, workspace,
+                                                       workspace_path):
+    person(workspace, "bob", Role.ADMIN)
     page = open_page()
     other = Workspace.open(workspace_path, user="bob")
     try:
@@ -108,7 +111,7 @@ def test_a_setting_changed_by_another_instance_shows_up(qtbot, open_page, worksp
 
 def test_people_table_passes_the_model_tester(qtbot, qtmodeltester, open_page, team):
     page = open_page()
-    assert user_rows(page) == [("alice (you)", "alice", "Developer"),
+    assert user_rows(page) == [("alice (you)", "alice", "Admin"),
                                ("bob", "Bob Okafor", "Validator")]
     qtmodeltester.check(page.users)
     qtbot.waitUntil(lambda: not page.users.is_loading())

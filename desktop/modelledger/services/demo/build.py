@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 StepCallback = Callable[[str], None]
 
+# The day (counted from the first monitoring day) the team starts: the creation of the workspace
+# and everyone's enrolment come first, then the first releases.
+TEAM_JOINS_DAY = -12
 DEMO_ADMIN = "dave"
 DEMO_USERS = (
     ("alice", "Alice Martin", Role.DEVELOPER),
@@ -137,6 +140,9 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
     building_keys.mkdir(mode=0o700)
     for name, _, _ in DEMO_USERS:
         keystore.save_plain_key(building_keys, name)
+    # The admin creates the workspace (and so becomes its first admin) just before the team
+    # joins, not at the clock's start long before anything happened.
+    timeline.clock.advance_to(timeline.moment(TEAM_JOINS_DAY, "08:50"))
     workspace = Workspace.open(building, create=True, user=DEMO_ADMIN, clock=timeline.clock)
     try:
         with tempfile.TemporaryDirectory(prefix="modelledger-demo-") as scratch, \
@@ -162,9 +168,9 @@ def _plan_registry_history(workspace: Workspace, timeline: Timeline, scratch: Pa
                            report: StepCallback) -> None:
     """Train the candidates now; plan the team's registry work on the timeline."""
     on = timeline.on
-    on(-12, "08:55", partial(report, "recording reviews and promotions"))
+    on(TEAM_JOINS_DAY, "08:55", partial(report, "recording reviews and promotions"))
     for minute, (name, display_name, role) in enumerate(DEMO_USERS):
-        on(-12, f"09:{minute:02d}", partial(_enrol, workspace, name, display_name, role))
+        on(TEAM_JOINS_DAY, f"09:{minute:02d}", partial(_enrol, workspace, name, display_name, role))
     users = {name: workspace.as_user(name).registry for name, _, _ in DEMO_USERS}
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     for spec in DEMO_MODELS:
