@@ -22,6 +22,9 @@ An evidence pack is one zip file:
 ``signing_keys.json``
     The workspace's registered signing keys, each with the audit event that registered it, so a
     verifier can tell a key the workspace knows from an unknown one.
+``decisions.jsonl``, ``identity_history.jsonl``
+    Each decision's signature, and the events before the segment that say whose keys and roles
+    were valid when: every decision is checked with them (``core.pack_decisions``).
 anything else
     Reports the exporter added (HTML, PDF, charts), listed and hashed like the rest.
 
@@ -81,6 +84,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from modelledger.core.audit_chain import canonical_json, hash_of
 from modelledger.core.domain import AuditEvent
 from modelledger.core.identity import fingerprint_of
+from modelledger.core.pack_decisions import DECISIONS_FILE, HISTORY_FILE, PackDecisions
 
 PACK_FORMAT = "modelledger-evidence-pack"
 FORMAT_VERSION = 1
@@ -95,7 +99,7 @@ CSV_FILE = "events.csv"
 KEYS_FILE = "signing_keys.json"
 NOTES_FILE = "review_notes.txt"
 RESERVED_NAMES = frozenset({MANIFEST_FILE, SIGNATURE_FILE, CHAIN_FILE, CSV_FILE, KEYS_FILE,
-                            NOTES_FILE})
+                            NOTES_FILE, DECISIONS_FILE, HISTORY_FILE})
 
 EVENT_FIELDS = ("seq", "occurred_at", "actor", "host", "action", "entity_type", "entity_id",
                 "before", "after", "reason", "prev_hash", "hash")
@@ -1108,6 +1112,10 @@ class PackVerification:
     last_seq: int | None = None
     selection: EventSelection | None = None
     original_manifest_sha256: str | None = None  # for a reply: the pack it answers
+    # Every decision's signature, checked; None for a pack from before signed identity, or one
+    # whose chain is broken (the decisions are judged only on a chain that holds).
+    decisions: PackDecisions | None = None
+    decisions_status: str = ""  # why ``decisions`` is None, in words
     problems: tuple[str, ...] = ()
 
     @property
@@ -1131,6 +1139,8 @@ class PackVerification:
             if self.selection is not None:
                 lines.append(f"  selected: {_events(self.selected_count)} "
                              f"({self.selection.describe()})")
+            lines.append(self.decisions.describe() if self.decisions is not None
+                         else f"  decisions: {self.decisions_status}")
         if self.original_manifest_sha256:
             lines.append(f"  answers the pack whose manifest SHA-256 is "
                          f"{self.original_manifest_sha256}")

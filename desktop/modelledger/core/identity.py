@@ -33,6 +33,10 @@ KEY_ROTATED = "identity.key_rotated"  # signed by the old key, naming the new on
 KEY_REVOKED = "identity.key_revoked"  # signed by an admin
 CHECKPOINT = "identity.checkpoint"  # vouches for the chain up to itself
 USER_ACTIONS = ("user.created", "user.updated")
+# The kinds of event that establish keys, roles, model owners and the four-eyes setting for the
+# events after them: all a verifier must have seen before a stretch of the chain to judge it
+# (an evidence pack carries those before its segment as its identity history).
+ESTABLISHING_PREFIXES = ("identity.", "user.", "model.", "settings.")
 
 SIGNATURE_DOMAIN = b"modelledger-audit-event-v1:"
 
@@ -40,6 +44,11 @@ SIGNATURE_DOMAIN = b"modelledger-audit-event-v1:"
 def fingerprint_of(public_key: bytes) -> str:
     """A public key's fingerprint: the SHA-256 of its raw bytes, hex."""
     return hashlib.sha256(public_key).hexdigest()
+
+
+def short_fingerprint(fingerprint: str) -> str:
+    """How people are shown a key: its first eight hex digits in two groups, "3F2A 1B9C…"."""
+    return f"{fingerprint[:4].upper()} {fingerprint[4:8].upper()}…"
 
 
 def signed_message(event_hash: str) -> bytes:
@@ -236,6 +245,22 @@ class DecisionReport:
     problems: list[DecisionProblem] = field(default_factory=list)
     # seq -> (actor, fingerprint): who signed each valid decision, for badges
     signers: dict[int, tuple[str, str]] = field(default_factory=dict)
+    display_names: dict[str, str] = field(default_factory=dict)  # user -> name, for badges
+
+    def badge(self, seq: int) -> str:
+        """One event's verdict in a few words: "signed by Bob Liu, key 3F2A 1B9C…, valid"."""
+        for problem in self.problems:
+            if problem.seq == seq:
+                return f"NOT VALID: {problem.problem}"
+        if seq in self.signers:
+            user, fingerprint = self.signers[seq]
+            name = self.display_names.get(user, user)
+            return f"signed by {name}, key {short_fingerprint(fingerprint)}, valid"
+        if self.identity_from_seq is None or seq < self.identity_from_seq:
+            return "before signed identity: verified by the chain only"
+        if seq in self.uncovered:
+            return "written by a scheduler, not yet vouched for by a signed checkpoint"
+        return "written by a scheduler, vouched for by its signed checkpoint"
 
     @property
     def valid(self) -> bool:
@@ -366,11 +391,14 @@ class DecisionVerifier:
         """What this event establishes for the ones after it (read only from events that are
         themselves valid: a forged role change or key must not open the door to others)."""
         action = event.action
-        if not action.startswith(("identity.", "user.", "model.", "settings.")):
+        if not action.startswith(ESTABLISHING_PREFIXES):
             return
         if any(problem.seq == event.seq for problem in self.report.problems[-1:]):
             return
         after = json.loads(event.after)
+        name = after.get("display_name") if isinstance(after, dict) else None
+        if name and (action in USER_ACTIONS or action in (BOOTSTRAPPED, ENROLMENT_REQUESTED)):
+            self.report.display_names[after.get("user", event.entity_id)] = name
         if action == "settings.changed" and FOUR_EYES_SETTING in after:
             self._single_user = after[FOUR_EYES_SETTING] is False
         elif action in USER_ACTIONS and "role" in after:

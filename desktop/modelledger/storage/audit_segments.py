@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from modelledger.core.evidence import ALERT_ENTITY_TYPE, EventSelection
+from modelledger.core.identity import ESTABLISHING_PREFIXES
 from modelledger.storage.tables import audit_events
 
 # In the order of an events.jsonl line: the hashed document, then the hash.
@@ -63,3 +64,27 @@ def segment_rows(conn: Connection, after_seq: int, last_seq: int, limit: int) ->
         .limit(limit)
     )
     return [tuple(row) for row in result]
+
+
+def signatures_between(conn: Connection, after_seq: int, last_seq: int,
+                       limit: int) -> list[tuple]:
+    """(seq, signer, signature) of up to ``limit`` signed events after ``after_seq`` and up to
+    ``last_seq``, in sequence order."""
+    events = audit_events.c
+    return [tuple(row) for row in conn.execute(
+        select(events.seq, events.signer, events.signature)
+        .where(events.seq > after_seq, events.seq <= last_seq, events.signature.is_not(None))
+        .order_by(events.seq)
+        .limit(limit))]
+
+
+def establishing_rows_before(conn: Connection, before_seq: int) -> list[tuple]:
+    """The events before ``before_seq`` that establish keys, roles, owners and settings, each as
+    an events.jsonl line's tuple followed by its signer and signature (None when unsigned)."""
+    events = audit_events.c
+    return [tuple(row) for row in conn.execute(
+        select(*_LINE_COLUMNS, events.signer, events.signature)
+        .where(events.seq < before_seq,
+               or_(*(func.substr(events.action, 1, len(prefix)) == prefix
+                     for prefix in ESTABLISHING_PREFIXES)))
+        .order_by(events.seq))]

@@ -28,6 +28,7 @@ from modelledger.core.evidence import (
     json_document,
     signature_document,
 )
+from modelledger.core.pack_decisions import DECISIONS_FILE, HISTORY_FILE
 from modelledger.services.governance import evidence_pack
 from modelledger.services.governance.evidence_pack import (
     build_evidence_pack,
@@ -50,8 +51,8 @@ def _private_config_folder(tmp_path, monkeypatch):
 
 
 def chain_rows(events):
-    """What a pack holds of each event: its hashed fields and hash. (Signatures do not travel
-    in packs yet; the workspace's events carry them.)"""
+    """What a pack's events.jsonl holds of each event: its hashed fields and hash (signatures
+    travel beside them, in decisions.jsonl)."""
     return [event.chain_row() for event in events]
 
 
@@ -104,7 +105,10 @@ def signed(contents: dict[str, bytes], private_key: Ed25519PrivateKey) -> dict[s
 
 
 def change_one_byte(data: bytes) -> bytes:
-    """One byte changed: a digit of the longest hex string (JSON stays JSON), else the middle."""
+    """One byte changed: a digit of the longest hex string (JSON stays JSON), else the middle;
+    an empty file gets one."""
+    if not data:
+        return b"\n"
     runs = list(re.finditer(rb"[0-9a-f]{64,}", data))
     at = max(runs, key=lambda run: len(run[0])).start() + 5 if runs else len(data) // 2
     replacement = b"1" if data[at:at + 1] == b"0" else b"0"
@@ -128,10 +132,11 @@ def test_an_export_verifies_and_says_what_was_checked(populated, pack):
     assert (verification.first_seq, verification.last_seq) == (1, head - 1)
     assert verification.event_count == verification.selected_count == head - 1
     assert sorted(file.name for file in verification.files) == sorted(
-        [CHAIN_FILE, CSV_FILE, KEYS_FILE, *REPORTS])
+        [CHAIN_FILE, CSV_FILE, KEYS_FILE, DECISIONS_FILE, HISTORY_FILE, *REPORTS])
     report = verification.describe()
     for expected in ("VALID", "signed by alice", key.fingerprint, f"events 1..{head - 1}",
-                     "report.html", "charts/drift.png", "an event of the checked chain"):
+                     "report.html", "charts/drift.png", "an event of the checked chain",
+                     f"decisions: {head - 2} signed in the segment"):
         assert expected in report
 
 

@@ -62,6 +62,7 @@ from modelledger.core.evidence import (
     ManifestReader,
     PackFile,
     PackVerification,
+    SegmentFacts,
     check_signature,
     check_signing_keys,
     csv_differences,
@@ -75,6 +76,12 @@ from modelledger.core.evidence import (
     signature_document,
     vouch_for_range,
     vouched_blocks,
+)
+from modelledger.core.pack_decisions import (
+    DECISIONS_FILE,
+    HISTORY_FILE,
+    check_pack_decisions,
+    decision_line,
 )
 from modelledger.services.changes.atomic_files import write_atomically
 from modelledger.services.changes.events import ChangeBus
@@ -193,6 +200,7 @@ def build_evidence_pack(database: Database, actor: Actor, selection: EventSelect
             files: dict[str, dict[str, Any]] = {}
             chain = _write_events(database, archive, selection, seq_range, out_path.parent,
                                   files, report)
+            _write_decisions(database, archive, seq_range, files)
             _add_file(archive, KEYS_FILE, json_document({"keys": keys}), files)
             for name, data in extra_files.items():
                 _add_file(archive, name, data, files)
@@ -301,6 +309,25 @@ def _write_events(database: Database, archive: zipfile.ZipFile, selection: Event
             shutil.copyfileobj(spool, member, READ_BLOCK_BYTES)
         files[CSV_FILE] = csv_file.manifest_entry()
     return chain
+
+
+def _write_decisions(database: Database, archive: zipfile.ZipFile, seq_range: tuple[int, int],
+                     files: dict) -> None:
+    """The identity history before the segment, then the signature of every signed event of
+    the history and the segment (see core.pack_decisions)."""
+    first_seq, last_seq = seq_range
+    history = database.read(lambda conn: audit_segments.establishing_rows_before(conn, first_seq))
+    _add_file(archive, HISTORY_FILE, event_block([row[:-2] for row in history]), files)
+    with archive.open(DECISIONS_FILE, "w", force_zip64=True) as member:
+        decisions_file = _HashingWriter(member)
+        decisions_file.write(b"".join(decision_line(row[0], row[-2], row[-1]) + b"\n"
+                                      for row in history if row[-1] is not None))
+        after_seq = first_seq - 1
+        while rows := database.read(lambda conn, after=after_seq: audit_segments
+                                    .signatures_between(conn, after, last_seq, EVENTS_PER_READ)):
+            decisions_file.write(b"".join(decision_line(*row) + b"\n" for row in rows))
+            after_seq = rows[-1][0]
+    files[DECISIONS_FILE] = decisions_file.manifest_entry()
 
 
 def _write_batch(chain_file: _HashingWriter, lines: bytes, csv_file: _HashingWriter,
@@ -538,12 +565,36 @@ def _verify_evidence(path: Path, archive: zipfile.ZipFile, manifest: ManifestRea
                   selected_count=facts.selected_count, first_seq=facts.first_seq,
                   last_seq=facts.last_seq, selection=selection)
     problems += _signer_problems(result, known)
+    problems += _check_decisions(archive, checked, facts, result)
     # Held against a broken chain, the CSV would only repeat what the chain's problems say.
     if (not csv_as_made and not facts.problems
             and any(file.name == CSV_FILE for file in found)):
         with archive.open(CHAIN_FILE) as chain, archive.open(CSV_FILE) as actual:
             problems += csv_differences(selected_csv(_blocks(chain), selection), _blocks(actual))
     return problems
+
+
+def _check_decisions(archive: zipfile.ZipFile, checked: Mapping[str, tuple[str, int]],
+                     facts: SegmentFacts, result: dict[str, Any]) -> list[str]:
+    if DECISIONS_FILE not in checked or HISTORY_FILE not in checked:
+        result["decisions_status"] = ("not in this pack (written before signed identity): the "
+                                      "chain alone vouches for its events")
+        return []
+    if facts.problems or facts.first_seq is None:
+        result["decisions_status"] = "not checked, because the chain segment does not hold"
+        return []
+    with (archive.open(HISTORY_FILE) as history, archive.open(DECISIONS_FILE) as decisions,
+          archive.open(CHAIN_FILE) as chain):
+        checked_decisions = check_pack_decisions(
+            _lines(history), _lines(decisions), _lines(chain), facts.first_seq)
+    result["decisions"] = checked_decisions
+    return list(checked_decisions.problems)
+
+
+def _lines(member: IO[bytes]) -> Iterator[bytes]:
+    for line in member:
+        if line.strip():
+            yield line.rstrip(b"\r\n")
 
 
 def _signer_problems(result: dict[str, Any], known: Mapping[str, Any]) -> list[str]:

@@ -55,8 +55,7 @@ class Standing:
 
 
 def _short(fingerprint: str | None) -> str:
-    return " ".join(fingerprint[index:index + 4].upper() for index in (0, 4)) + "…" \
-        if fingerprint else "-"
+    return identity.short_fingerprint(fingerprint) if fingerprint else "-"
 
 
 class IdentityService:
