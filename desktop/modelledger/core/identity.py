@@ -233,11 +233,23 @@ class DecisionProblem:
     problem: str
 
 
+VALID, NOT_VALID, BEFORE_IDENTITY, UNCHECKED = "valid", "not valid", "before identity", "unchecked"
+SCHEDULER_CHECKPOINTED, SCHEDULER_PENDING = "checkpointed", "pending checkpoint"
+
+
+@dataclass(frozen=True)
+class DecisionVerdict:
+    kind: str  # VALID, NOT_VALID, BEFORE_IDENTITY, UNCHECKED or a SCHEDULER_ kind
+    text: str
+    signer_name: str = ""  # the signer's display name, for a valid decision
+
+
 @dataclass
 class DecisionReport:
     """The verdict on every decision: signature, key, author and role, by sequence number."""
 
     identity_from_seq: int | None = None  # the first event written under signed identity
+    last_seq: int = 0  # the last event judged
     before_identity: int = 0  # events before it: verified by the chain only
     signed: int = 0
     checkpointed: int = 0  # scheduler events vouched for by a checkpoint
@@ -247,20 +259,29 @@ class DecisionReport:
     signers: dict[int, tuple[str, str]] = field(default_factory=dict)
     display_names: dict[str, str] = field(default_factory=dict)  # user -> name, for badges
 
-    def badge(self, seq: int) -> str:
-        """One event's verdict in a few words: "signed by Bob Liu, key 3F2A 1B9C…, valid"."""
+    def verdict(self, seq: int) -> DecisionVerdict:
+        """One event's verdict, for badges: "signed by Bob Liu, key 3F2A 1B9C…, valid"."""
+        if seq > self.last_seq:
+            return DecisionVerdict(UNCHECKED, "not checked yet: written after the last check")
         for problem in self.problems:
             if problem.seq == seq:
-                return f"NOT VALID: {problem.problem}"
+                return DecisionVerdict(NOT_VALID, f"NOT VALID: {problem.problem}")
         if seq in self.signers:
             user, fingerprint = self.signers[seq]
             name = self.display_names.get(user, user)
-            return f"signed by {name}, key {short_fingerprint(fingerprint)}, valid"
+            return DecisionVerdict(VALID, f"signed by {name}, key "
+                                          f"{short_fingerprint(fingerprint)}, valid", name)
         if self.identity_from_seq is None or seq < self.identity_from_seq:
-            return "before signed identity: verified by the chain only"
+            return DecisionVerdict(BEFORE_IDENTITY,
+                                   "before signed identity: vouched for by the chain only")
         if seq in self.uncovered:
-            return "written by a scheduler, not yet vouched for by a signed checkpoint"
-        return "written by a scheduler, vouched for by its signed checkpoint"
+            return DecisionVerdict(SCHEDULER_PENDING, "written by a scheduler, not yet vouched "
+                                                      "for by a signed checkpoint")
+        return DecisionVerdict(SCHEDULER_CHECKPOINTED,
+                               "written by a scheduler, vouched for by its signed checkpoint")
+
+    def badge(self, seq: int) -> str:
+        return self.verdict(seq).text
 
     @property
     def valid(self) -> bool:
@@ -308,6 +329,7 @@ class DecisionVerifier:
     def check(self, event: AuditEvent) -> None:
         """Judge one event; call in sequence order."""
         report = self.report
+        report.last_seq = event.seq
         if report.identity_from_seq is None:
             if event.action != BOOTSTRAPPED:
                 report.before_identity += 1

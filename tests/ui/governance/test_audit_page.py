@@ -9,8 +9,10 @@ import pytest
 from PySide6.QtCore import QDate, Qt, QUrl
 
 from modelledger.core.domain import EventFilter, Role, Stage
+from modelledger.core.identity import short_fingerprint, signed_message
 from modelledger.core.monitoring import Health, Threshold
 from modelledger.services.governance.as_of import event_moment
+from modelledger.services.identity import keystore
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.governance.audit_page import (
     BETWEEN_DATES,
@@ -529,3 +531,32 @@ def test_focus_search_puts_the_cursor_in_the_search_box(qtbot, filled_page):
     page.focus_search()
     qtbot.waitUntil(page.search_edit.hasFocus)
     assert page.search_edit.selectedText() == "old search"
+
+
+def test_each_event_shows_who_signed_it_and_a_re_signed_decision_is_flagged(
+        qtbot, filled_page, workspace, workspace_path):
+    page = filled_page
+    signed = page.events.columnCount() - 1
+    assert page.events.headerData(signed, Qt.Orientation.Horizontal) == "Signed"
+    newest = shown(page)[0]  # bob creates carol
+    assert shown(page, signed)[0] == f"key {short_fingerprint(newest.signer)} · not checked"
+    with qtbot.waitSignal(page.chain_verified):
+        page.verify_chain(record=False)
+    qtbot.waitUntil(lambda: shown(page, signed)[0] == "✔ bob")
+    assert shown(page, signed)[-1] == "before identity"  # alice's user record comes first
+    assert "Every one of the" in page.chain_status_text()
+
+    alice = keystore.load_key("alice")
+    with sqlite3.connect(workspace_path) as conn:  # someone re-signs bob's event as alice
+        conn.execute("DROP TRIGGER audit_events_no_update")
+        conn.execute("UPDATE audit_events SET signer = ?, signature = ? WHERE seq = ?",
+                     (alice.fingerprint, alice.sign(signed_message(newest.hash)).hex(),
+                      newest.seq))
+    conn.close()
+    with qtbot.waitSignal(page.chain_verified):
+        page.verify_chain(record=False)
+    qtbot.waitUntil(lambda: shown(page, signed)[0] == "✖ NOT VALID")
+    assert f"1 decision NOT VALID, first at event {newest.seq}" in page.chain_status_text()
+    page.table.selectRow(0)
+    assert "NOT VALID: the event names bob as its author, but it is signed with alice's key" \
+        in page.details.toPlainText()

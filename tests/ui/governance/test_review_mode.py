@@ -43,6 +43,15 @@ def test_a_pack_exported_from_the_window_opens_for_review_without_its_workspace(
     assert review.events.row(0).seq >= review.events.row(review.events.rowCount() - 1).seq
     review.event_table.selectRow(0)
     assert str(review.events.row(0).seq) in review.event_details.toPlainText()
+    # Every decision carries its signature badge, judged with nothing but the pack.
+    assert "decisions is signed by its author's valid key" in review.badge.text()
+    [approval] = [row for row in range(review.events.rowCount())
+                  if review.events.row(row).action == "promotion.approved"][:1]
+    signed_column = review.events.columnCount() - 1
+    assert review.events.headerData(signed_column, Qt.Orientation.Horizontal) == "Signed"
+    assert review.events.index(approval, signed_column).data() == "✔ Bob Okafor"
+    review.event_table.selectRow(approval)
+    assert "signed by Bob Okafor, key" in review.event_details.toPlainText()
     assert review.document_list.count() == 1  # the HTML card of the one model
     assert "vendor-credit-score" in review.document_view.toPlainText()
     assert len(opened.charts) >= 1 and review.open_pdf_button.isEnabled()

@@ -46,11 +46,18 @@ class AuditService:
 
         return self._db.read(check)
 
-    def record_verification(self, report: ChainReport, actor: Actor, bus: ChangeBus) -> AuditEvent:
+    def record_verification(self, report: ChainReport, actor: Actor, bus: ChangeBus,
+                            decisions: DecisionReport | None = None) -> AuditEvent:
         """Append the outcome of a check made by ``actor`` to the chain it checked, so the log
-        shows who verified it, when, and what they found."""
+        shows who verified it, when, and what they found (with ``decisions``, how many
+        decisions failed their signature check)."""
         outcome: dict[str, Any] = {"result": "intact" if report.intact else "broken",
                                    "events_checked": report.events_checked}
+        if decisions is not None and decisions.identity_from_seq is not None:
+            outcome.update(signed_decisions=decisions.signed,
+                           invalid_decisions=len(decisions.problems))
+            if decisions.problems:
+                outcome["first_invalid_decision_seq"] = decisions.problems[0].seq
         if report.first_break is None:
             outcome.update(head_seq=report.last_seq, head_hash=report.head_hash)
         else:

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from modelledger.core.audit_chain import ChainReport
 from modelledger.core.domain import EVERY_EVENT, AuditEvent, EventFilter
 from modelledger.core.errors import ModelLedgerError
+from modelledger.core.identity import DecisionReport
 from modelledger.core.monitoring import metric_label
 from modelledger.core.palette import MUTED, status_colour
 from modelledger.services.governance.as_of import ModelAsOf, MonitorAsOf, event_moment, model_as_of
@@ -55,6 +56,7 @@ from modelledger.services.governance.audit import NOT_RECORDED, AuditService, fi
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
+from modelledger.ui.governance.signature_badges import signature_column, signature_html
 from modelledger.ui.widgets.table_models import (
     DEFAULT_PAGE_SIZE,
     Column,
@@ -166,15 +168,25 @@ def single_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def chain_status(report: ChainReport) -> tuple[str, str]:
+def chain_status(report: ChainReport,
+                 decisions: DecisionReport | None = None) -> tuple[str, str]:
     """The status line and its colour; it is about the whole log, whatever the filters show."""
     if report.first_break is not None:
         return (f"Chain BROKEN at event {report.first_break.seq}: "
                 f"{report.first_break.problem}", BROKEN_COLOUR)
     if report.events_checked == 0:
         return "The audit log is empty: nothing to verify yet.", INTACT_COLOUR
-    return (f"Chain verified: all {report.events_checked} events, every hash recomputed and "
-            "matching.", INTACT_COLOUR)
+    text = (f"Chain verified: all {report.events_checked} events, every hash recomputed and "
+            "matching.")
+    if decisions is None or decisions.identity_from_seq is None:
+        return text, INTACT_COLOUR
+    if decisions.problems:
+        count = len(decisions.problems)
+        return (f"{text} But {count} decision{'s' if count > 1 else ''} NOT VALID, first at "
+                f"event {decisions.problems[0].seq}: {decisions.problems[0].problem}",
+                BROKEN_COLOUR)
+    return (f"{text} Every one of the {decisions.signed} decisions is signed by its author's "
+            "valid key.", INTACT_COLOUR)
 
 
 class PlaceholderTableView(QTableView):
@@ -220,6 +232,8 @@ class AuditPage(QWidget):
         self._versions_model: str | None = None  # the model the version filter lists
         self._selected_seq: int | None = None
         self._verifying = False
+        # The verdict of the last check on every decision, for the Signed column.
+        self._decisions: DecisionReport | None = None
         self._broken_seq: int | None = None  # from the last verification
         self.events = PagedTableModel(
             session, self._timeline_columns(), self._fetch_for(self._filter),
@@ -254,6 +268,7 @@ class AuditPage(QWidget):
                    tooltip=lambda event: f"{event.entity_type} {event.entity_id}"),
             Column("Reason", lambda event: single_line(event.reason),
                    tooltip=lambda event: event.reason),
+            signature_column(lambda: self._decisions),
         ]
 
     def _build(self) -> None:
@@ -366,7 +381,7 @@ class AuditPage(QWidget):
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for column, width in enumerate((48, 140, 64, 140, 170)):
+        for column, width in enumerate((48, 140, 64, 140, 170, 240)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -447,7 +462,8 @@ class AuditPage(QWidget):
         self.verify_button.setEnabled(False)
         self._set_chain_text("Verifying the chain…", None)
         audit = self._session.workspace.audit
-        self._session.work.read("Verifying the audit chain", lambda control: audit.verify(),
+        self._session.work.read("Verifying the audit chain",
+                                lambda control: audit.verify_with_signatures(),
                                 on_success=partial(self._on_verify_done, record),
                                 on_failure=self._on_verify_failed, context=self)
 
@@ -665,16 +681,20 @@ class AuditPage(QWidget):
                                  "recorded: what it changed, and its place in the hash "
                                  "chain.</p>")
             return
-        self.details.setHtml(event_html(event))
+        self.details.setHtml(event_html(event, signature=signature_html(event, self._decisions)))
 
     # -- chain ----------------------------------------------------------------------------------
 
-    def _on_verify_done(self, record: bool, report: ChainReport) -> None:
+    def _on_verify_done(self, record: bool,
+                        reports: tuple[ChainReport, DecisionReport]) -> None:
+        report, decisions = reports
         self._verifying = False
         self.verify_button.setEnabled(True)
         self._broken_seq = report.first_break.seq if report.first_break else None
+        self._decisions = decisions
         self.table.viewport().update()
-        text, colour = chain_status(report)
+        self._show_event(self.selected_event())
+        text, colour = chain_status(report, decisions)
         checked = f"{text} (checked at {datetime.now().strftime('%H:%M:%S')})"
         self._set_chain_text(checked, colour, bold=report.first_break is not None)
         self.chain_verified.emit(report)
@@ -682,8 +702,8 @@ class AuditPage(QWidget):
             workspace = self._session.workspace
             self._session.work.write(
                 "Recording the chain check",
-                lambda control: workspace.audit.record_verification(report, workspace.actor,
-                                                                    workspace.changes),
+                lambda control: workspace.audit.record_verification(
+                    report, workspace.actor, workspace.changes, decisions),
                 on_success=partial(self._on_verification_recorded, checked, colour, report),
                 on_failure=partial(self._on_verification_not_recorded, checked, colour,
                                    report), context=self)
@@ -820,9 +840,10 @@ class ModelAsOfDialog(QDialog):
         self.view.setHtml(f"<p style='color:{BROKEN_COLOUR}'>{html.escape(str(error))}</p>")
 
 
-def event_html(event: AuditEvent, *, with_links: bool = True) -> str:
+def event_html(event: AuditEvent, *, with_links: bool = True, signature: str = "") -> str:
     """Everything an event recorded, for the detail pane: what it changed, field by field.
-    ``with_links``: links into the open workspace (none in review mode, which has none)."""
+    ``with_links``: links into the open workspace (none in review mode, which has none);
+    ``signature``: who signed it, as signature_badges.signature_html gives it."""
     escape = html.escape
     model = model_of(event)
     links = ""
@@ -838,6 +859,7 @@ def event_html(event: AuditEvent, *, with_links: bool = True) -> str:
                  f"<span style='color:gray'>{escape(event.occurred_at)} (UTC)</span>"),
         ("Who", f"{escape(event.actor)} <span style='color:gray'>on "
                 f"{escape(event.host)}</span>"),
+        *([("Signed", signature)] if signature else []),
         ("Action", escape(event.action)),
         ("About", f"{escape(event.entity_type)} <b>{escape(event.entity_id)}</b>{links}"),
         ("Reason", escape(event.reason).replace("\n", "<br>") if event.reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from modelledger.core.domain import AuditEvent
+from modelledger.core.identity import DecisionReport
+from modelledger.core.pack_decisions import PackDecisions
 from modelledger.services.governance.evidence_pack import (
     PackContents,
     ReplySummary,
@@ -44,19 +47,26 @@ from modelledger.services.governance.evidence_pack import (
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.tasks import BackgroundWork, Task
 from modelledger.ui.governance.audit_page import event_html, local_time, single_line
+from modelledger.ui.governance.signature_badges import signature_column, signature_html
 from modelledger.ui.widgets.table_models import Column, RecordListModel, record_table
 
 VALID_STYLE = "background: #e3f4e6; color: #1b5e20; border: 1px solid #7cb987;"
 INVALID_STYLE = "background: #fdecea; color: #8e0000; border: 1px solid #e08a8a;"
 
-EVENT_COLUMNS = [
-    Column("#", lambda event: str(event.seq), align_right=True),
-    Column("When", lambda event: local_time(event.occurred_at)),
-    Column("Who", lambda event: event.actor),
-    Column("Action", lambda event: event.action),
-    Column("Subject", lambda event: f"{event.entity_type} {event.entity_id}"),
-    Column("Reason", lambda event: single_line(event.reason), tooltip=lambda e: e.reason),
-]
+
+
+def event_columns(decisions: Callable[[], DecisionReport | None]) -> list[Column]:
+    """The pack's timeline, with each decision's signature as the pack's verification judged
+    it (``decisions``: its report, None before the pack is read or for a pack without one)."""
+    return [
+        Column("#", lambda event: str(event.seq), align_right=True),
+        Column("When", lambda event: local_time(event.occurred_at)),
+        Column("Who", lambda event: event.actor),
+        Column("Action", lambda event: event.action),
+        Column("Subject", lambda event: f"{event.entity_type} {event.entity_id}"),
+        Column("Reason", lambda event: single_line(event.reason), tooltip=lambda e: e.reason),
+        signature_column(decisions),
+    ]
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,13 @@ def open_pack(path: Path, report) -> OpenedPack:
             elif name.startswith("charts/") and name.endswith(".png"):
                 charts[name] = archive.read(name)
     return OpenedPack(contents, documents, charts)
+
+
+def _decisions_phrase(decisions: PackDecisions | None) -> str:
+    if decisions is None or decisions.report.identity_from_seq is None:
+        return " (the pack predates signed identity: its decisions carry no signatures)"
+    return (f", and each of its {decisions.segment_signed:,} decisions is signed by its "
+            "author's valid key")
 
 
 class ReviewWindow(QMainWindow):
@@ -110,9 +127,10 @@ class ReviewWindow(QMainWindow):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
 
-        self.events = RecordListModel(EVENT_COLUMNS, parent=self)
+        columns = event_columns(self.decisions)
+        self.events = RecordListModel(columns, parent=self)
         self.event_table = record_table(self.events)
-        for column in range(len(EVENT_COLUMNS) - 1):  # the reason takes what is left
+        for column in range(len(columns) - 1):  # the signature takes what is left
             self.event_table.horizontalHeader().setSectionResizeMode(
                 column, QHeaderView.ResizeMode.ResizeToContents)
         self.event_details = QTextBrowser()
@@ -209,7 +227,8 @@ class ReviewWindow(QMainWindow):
             self.badge.setText(
                 f"✔ Verified: signed by {verification.signer}, key "
                 f"{(verification.signer_fingerprint or '')[:16]}…; every file and "
-                f"{verification.event_count:,} chained events check out.\n"
+                f"{verification.event_count:,} chained events check out"
+                f"{_decisions_phrase(verification.decisions)}.\n"
                 f"Key: {verification.key_status}")
             self.badge.setStyleSheet(VALID_STYLE)
         else:
@@ -270,9 +289,17 @@ class ReviewWindow(QMainWindow):
 
     # -- reading --------------------------------------------------------------------------------
 
+    def decisions(self) -> DecisionReport | None:
+        """How the pack's verification judged each decision; None until it is read, and for a
+        pack from before signed identity."""
+        if self.opened is None or self.opened.contents.verification.decisions is None:
+            return None
+        return self.opened.contents.verification.decisions.report
+
     def _on_event_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         event: AuditEvent | None = self.events.row(current) if current.isValid() else None
-        self.event_details.setHtml(event_html(event, with_links=False) if event is not None else "")
+        self.event_details.setHtml("" if event is None else event_html(
+            event, with_links=False, signature=signature_html(event, self.decisions())))
 
     def _show_document(self, name: str) -> None:
         if self.opened is not None and name in self.opened.documents:
