@@ -2,8 +2,11 @@
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from modelledger.core.domain import EventFilter, Role
+from modelledger.core.identity import short_fingerprint
+from modelledger.services.identity import keystore
 from modelledger.services.workspace.opening import Workspace
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.shell.settings_page import SettingsPage
@@ -22,7 +25,7 @@ def open_page(qtbot, session):
         opened.append(page)
         page.resize(1100, 700)
         page.show()
-        qtbot.waitUntil(lambda: page.rules() is not None and not page.users.is_loading())
+        qtbot.waitUntil(lambda: page.rules() is not None and not page.people.users.is_loading())
         return page
 
     yield open_
@@ -34,8 +37,8 @@ def open_page(qtbot, session):
         page.deleteLater()
 
 def user_rows(page):
-    return [tuple(page.users.index(row, column).data() for column in range(3))
-            for row in range(page.users.rowCount())]
+    return [tuple(page.people.users.index(row, column).data() for column in range(3))
+            for row in range(page.people.users.rowCount())]
 
 
 def click(qtbot, widget):
@@ -113,14 +116,14 @@ def test_people_table_passes_the_model_tester(qtbot, qtmodeltester, open_page, t
     page = open_page()
     assert user_rows(page) == [("alice (you)", "alice", "Admin"),
                                ("bob", "Bob Okafor", "Validator")]
-    qtmodeltester.check(page.users)
-    qtbot.waitUntil(lambda: not page.users.is_loading())
+    qtmodeltester.check(page.people.users)
+    qtbot.waitUntil(lambda: not page.people.users.is_loading())
 
 
 def test_adding_a_person_appears_in_the_table_and_the_log(qtbot, open_page, team):
     page = open_page()
-    click(qtbot, page.add_user_button)
-    dialog = page.user_dialog
+    click(qtbot, page.people.add_user_button)
+    dialog = page.people.user_dialog
     qtbot.keyClicks(dialog.name_edit, "carol")
     qtbot.keyClicks(dialog.display_name_edit, "Carol Nguyen")
     dialog.role_combo.setCurrentIndex(dialog.role_combo.findData(Role.OWNER.value))
@@ -131,33 +134,33 @@ def test_adding_a_person_appears_in_the_table_and_the_log(qtbot, open_page, team
     event = team.audit.list_events(EventFilter(action_prefix="user."), limit=1)[0]
     assert (event.action, event.entity_id, event.reason) == (
         "user.created", "carol", "owns the credit models")
-    assert page.selected_user().name == "carol"
+    assert page.people.selected_user().name == "carol"
 
 
 def test_a_name_already_taken_cannot_be_added_again(qtbot, open_page, team):
     page = open_page()
-    click(qtbot, page.add_user_button)
-    dialog = page.user_dialog
+    click(qtbot, page.people.add_user_button)
+    dialog = page.people.user_dialog
     qtbot.keyClicks(dialog.name_edit, "bob")
     qtbot.keyClicks(dialog.reason_edit, "again")
     assert not dialog.ok_button.isEnabled()
     assert "already" in dialog.problem_label.text()
     dialog.reject()
-    assert page.user_dialog is None
+    assert page.people.user_dialog is None
 
 
 def test_editing_a_person_changes_their_role(qtbot, open_page, team):
     page = open_page()
-    page.users_table.selectRow(1)
-    click(qtbot, page.edit_user_button)
-    dialog = page.user_dialog
+    page.people.users_table.selectRow(1)
+    click(qtbot, page.people.edit_user_button)
+    dialog = page.people.user_dialog
     assert dialog.name_edit.isReadOnly() and dialog.name_edit.text() == "bob"
     dialog.role_combo.setCurrentIndex(dialog.role_combo.findData(Role.ADMIN.value))
     qtbot.keyClicks(dialog.reason_edit, "looks after the workspace now")
     click(qtbot, dialog.ok_button)
     qtbot.waitUntil(lambda: ("bob", "Bob Okafor", "Admin") in user_rows(page))
     assert {user.name: user.role for user in team.registry.list_users()}["bob"] is Role.ADMIN
-    assert page.selected_user().name == "bob"
+    assert page.people.selected_user().name == "bob"
 
 
 @pytest.mark.postgres
@@ -174,3 +177,60 @@ def test_the_shared_file_setting_is_off_limits_on_postgresql(open_page, postgres
         assert "PostgreSQL" in page.shared_file_hint.text()
     finally:
         session.close()
+
+
+def key_column(page, name):
+    people = page.people
+    return people.users.index(people.users.row_of_key(name), 3).data()
+
+
+def test_an_admin_approves_a_waiting_key_with_a_role_and_later_revokes_it(
+        qtbot, open_page, workspace):
+    key = keystore.create_key("erin")  # erin asked from her own workstation
+    workspace.as_user("erin").identity.request_enrolment(key, display_name="Erin Diaz")
+    page = open_page()
+    people = page.people
+    assert ("erin", "Erin Diaz", "— (not approved)") in user_rows(page)
+    assert key_column(page, "erin") == f"{short_fingerprint(key.fingerprint)} " \
+                                       "waiting for approval"
+    people.users_table.selectRow(people.users.row_of_key("erin"))
+    assert people.approve_button.isEnabled() and not people.edit_user_button.isEnabled()
+    click(qtbot, people.approve_button)
+    dialog = people.user_dialog
+    assert dialog.windowTitle() == "Approve erin's key" and dialog.display_name_edit.isReadOnly()
+    dialog.role_combo.setCurrentIndex(dialog.role_combo.findData(Role.VALIDATOR.value))
+    qtbot.keyClicks(dialog.reason_edit, "fingerprint checked by phone")
+    click(qtbot, dialog.ok_button)
+    qtbot.waitUntil(lambda: ("erin", "Erin Diaz", "Validator") in user_rows(page))
+    approved = workspace.audit.list_events(
+        EventFilter(action_prefix="identity.enrolment_approved"), limit=1)[0]
+    assert (approved.actor, approved.reason) == ("alice", "fingerprint checked by phone")
+
+    qtbot.waitUntil(lambda: people.revoke_button.isEnabled()
+                    and people.selected_user().name == "erin")
+    click(qtbot, people.revoke_button)
+    dialog = people.revoke_dialog
+    assert "Decisions it signed before stay valid" in dialog.findChild(QLabel).text()
+    qtbot.keyClicks(dialog.reason_edit, "laptop lost")
+    click(qtbot, dialog.ok_button)
+    qtbot.waitUntil(lambda: key_column(page, "erin").endswith("revoked"))
+    assert workspace.identity.keys(user="erin")[0].status == "revoked"
+
+
+def test_someone_who_is_not_an_admin_sees_which_role_each_change_needs(
+        qtbot, open_page, workspace):
+    bob = WorkspaceSession(person(workspace, "bob", Role.VALIDATOR), poll_milliseconds=100)
+    try:
+        qtbot.waitUntil(lambda: bob.standing is not None)
+        page = open_page(bob)
+        people = page.people
+        for control in (people.add_user_button, people.approve_button, people.revoke_button,
+                        page.four_eyes_check, page.shared_file_check):
+            assert not control.isEnabled()
+            assert "bob is a validator" in control.toolTip()
+            assert "needs the role admin" in control.toolTip()
+        assert ("bob (you)", "bob", "Validator") in user_rows(page)
+    finally:
+        qtbot.waitUntil(lambda: not bob.work.running_labels())
+        bob.work.shutdown()
+        bob.deleteLater()

@@ -35,10 +35,22 @@ class Standing:
     role: Role | None
     fingerprint: str | None
     key_status: str
+    single_user: bool = False  # four-eyes turned off: an admin decides promotions too
 
     @property
     def may_act(self) -> bool:
         return self.key_status in ("active", "before signed identity")
+
+    def refusal(self, action: str, model_owner: str | None = None) -> str | None:
+        """Why this person may not take ``action`` (on a model of ``model_owner``), as a
+        disabled control's tooltip says it; None when they may."""
+        if not self.may_act:
+            return f"You cannot sign here ({self.describe()})."
+        if self.key_status == "before signed identity":
+            return None
+        return identity.permission_problem(self.user, self.role, action,
+                                           identity.permission_for(action), model_owner,
+                                           single_user=self.single_user)
 
     def describe(self) -> str:
         role = f" ({self.role.value})" if self.role else ""
@@ -90,24 +102,25 @@ class IdentityService:
         """Who the acting person is here: their role, their key and whether it may sign."""
         user = self.actor.user
 
-        def read(conn) -> tuple[bool, Role | None]:
+        def read(conn) -> tuple[bool, Role | None, bool]:
             known = repo.get_user(conn, user)
             signed = repo.get_setting(conn, SIGNED_FROM_SETTING, None) is not None
-            return signed, known.role if known else None
+            single_user = repo.get_setting(conn, identity.FOUR_EYES_SETTING, True) is False
+            return signed, known.role if known else None, single_user
 
-        signed, role = self._db.read(read)
+        signed, role, single_user = self._db.read(read)
         if not signed:
-            return Standing(user, role, None, "before signed identity")
+            return Standing(user, role, None, "before signed identity", single_user)
         if not signer.present():
-            return Standing(user, role, None, "no key")
+            return Standing(user, role, None, "no key", single_user)
         try:
             fingerprint = signer.key().fingerprint
         except ModelLedgerError:
-            return Standing(user, role, None, "locked")
+            return Standing(user, role, None, "locked", single_user)
         enrolled = self.key(fingerprint)
         if enrolled is None or enrolled.user != user:
-            return Standing(user, role, fingerprint, "not enrolled")
-        return Standing(user, role, fingerprint, enrolled.status)
+            return Standing(user, role, fingerprint, "not enrolled", single_user)
+        return Standing(user, role, fingerprint, enrolled.status, single_user)
 
     # -- the first admin ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from modelledger.ui.base.gui_thread import gui_inbox
 from modelledger.ui.base.tasks import BackgroundWork
 
 if TYPE_CHECKING:
+    from modelledger.services.identity.service import Standing
     from modelledger.services.monitoring.scheduler import (
         MonitorScheduler,
         RunningJob,
@@ -41,6 +42,7 @@ class WorkspaceSession(QObject):
     scheduler_started = Signal()  # start_scheduler() made this window run the monitors
     scheduler_event = Signal(object)  # a SchedulerEvent of this window's scheduler
     closed = Signal()  # close_in_background() has finished
+    standing_changed = Signal(object)  # Standing: who the user is here, their role and key
 
     def __init__(self, workspace: Workspace, parent: QObject | None = None, *,
                  poll_milliseconds: int = CHANGE_POLL_MILLISECONDS) -> None:
@@ -48,6 +50,10 @@ class WorkspaceSession(QObject):
         self.workspace = workspace
         self.work = BackgroundWork(self)
         self.scheduler: MonitorScheduler | None = None
+        # Who the user is here (role, key): None until first read. Read again after every
+        # change, since an admin elsewhere may approve, revoke or change a role meanwhile.
+        self.standing: Standing | None = None
+        self._standing_read_running = False
         self._closing = False
         self._closer: threading.Thread | None = None
         self._known_head: int | None = None
@@ -60,7 +66,9 @@ class WorkspaceSession(QObject):
         self._poll.timeout.connect(self.check_for_changes)
         self._poll.start()
         self.work.write_succeeded.connect(self.check_for_changes)
+        self.changed.connect(self.read_standing)
         self.check_for_changes()
+        self.read_standing()
 
     @property
     def user(self) -> str:
@@ -69,6 +77,33 @@ class WorkspaceSession(QObject):
     @property
     def read_only(self) -> bool:
         return self.workspace.database.read_only
+
+    def refusal(self, action: str, model_owner: str | None = None) -> str | None:
+        """Why the user may not take ``action`` here (a disabled control's tooltip), or None
+        when they may, or while that is not known yet (the services decide in any case)."""
+        if self.read_only:
+            return "The workspace is open read-only."
+        return self.standing.refusal(action, model_owner) if self.standing else None
+
+    def read_standing(self) -> None:
+        if self._standing_read_running or self._closing:
+            return
+        self._standing_read_running = True
+        workspace = self.workspace
+        self.work.read("Checking who you are here",
+                       lambda control: workspace.identity.who(workspace.signer),
+                       on_success=self._on_standing_read,
+                       on_failure=self._on_standing_read_failed, quiet=True)
+
+    def _on_standing_read(self, standing: Standing) -> None:
+        self._standing_read_running = False
+        if standing != self.standing:
+            self.standing = standing
+            self.standing_changed.emit(standing)
+
+    def _on_standing_read_failed(self, error: BaseException) -> None:
+        self._standing_read_running = False
+        log.warning("could not read who the user is here: %s", error)
 
     def check_for_changes(self) -> None:
         if self._head_check_running or self._closing:

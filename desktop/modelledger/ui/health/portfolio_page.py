@@ -37,7 +37,7 @@ from modelledger.ui.health.sparkline import (
     is_missing,
     latest_index,
 )
-from modelledger.ui.widgets.dialogs import HINT_STYLE
+from modelledger.ui.widgets.dialogs import HINT_STYLE, hint_label
 from modelledger.ui.widgets.table_models import (
     HEALTH_COLOURS,
     MUTED,
@@ -332,12 +332,6 @@ def _heading(text: str) -> QLabel:
     return QLabel(f"<b>{text}</b>")
 
 
-def _hint(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setStyleSheet(HINT_STYLE)
-    return label
-
-
 class PortfolioPage(QWidget):
     model_requested = Signal(str)
     counts_loaded = Signal(object)  # PortfolioCounts, once the models table is filled too
@@ -357,7 +351,7 @@ class PortfolioPage(QWidget):
             tiles.addWidget(tile)
         self.health_breakdown = QLabel()
         self.risk_breakdown = QLabel()
-        self.retired_label = _hint("")
+        self.retired_label = hint_label("", wrap=False)
         breakdowns = QHBoxLayout()
         breakdowns.addWidget(self.health_breakdown, 0, Qt.AlignmentFlag.AlignTop)
         breakdowns.addSpacing(48)
@@ -374,7 +368,7 @@ class PortfolioPage(QWidget):
         models_header = QHBoxLayout()
         models_header.addWidget(_heading("Models"))
         models_header.addStretch(1)
-        self.open_hint = _hint("Double-click or press Enter to open a model")
+        self.open_hint = hint_label("Double-click or press Enter to open a model", wrap=False)
         models_header.addWidget(self.open_hint)
         models_area = QWidget()
         models_layout = QVBoxLayout(models_area)

@@ -70,7 +70,7 @@ from modelledger.services.monitoring.schedules import validate_schedule
 from modelledger.services.monitoring.service import DEFAULT_MAX_FAILURES, DEFAULT_TIMEOUT_S
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
-from modelledger.ui.widgets.dialogs import HINT_STYLE, PROBLEM_STYLE
+from modelledger.ui.widgets.dialogs import HINT_STYLE, PROBLEM_STYLE, hint_label
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,6 @@ ROLE_GUESSES = {
 }
 KPI_NAME, KPI_EXPRESSION, KPI_TARGET, KPI_TOLERANCE, KPI_DIRECTION = range(5)
 THRESHOLD_WARN, THRESHOLD_CRITICAL = 2, 3
-
-
-def hint(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet(HINT_STYLE)
-    return label
 
 
 def read_reference_columns(path: Path) -> tuple[list[str], int]:
@@ -213,7 +206,7 @@ class MonitorDialog(QDialog):
         self.reference_edit.editingFinished.connect(self._on_reference_edit_editing_finished)
         self.reference_button = QPushButton("Browse…")
         self.reference_button.clicked.connect(self._on_reference_button_clicked)
-        self.reference_status = hint("Choose the reference data to see its columns.")
+        self.reference_status = hint_label("Choose the reference data to see its columns.")
         form.addRow("Model", self.model_combo)
         form.addRow("Monitor name", self.name_edit)
         form.addRow("Reference data", self._with_button(self.reference_edit,
@@ -263,8 +256,8 @@ class MonitorDialog(QDialog):
         self.query_edit.setFixedHeight(64)
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_hint = hint("Kept in the system keyring of this computer, never in the "
-                                  "workspace. Leave empty if the database needs none.")
+        self.password_hint = hint_label("Kept in the system keyring of this computer, never in the "
+                                        "workspace. Leave empty if the database needs none.")
         sql_form.addRow("Database URL", self.url_edit)
         sql_form.addRow("Query", self.query_edit)
         sql_form.addRow("Password", self.password_edit)
@@ -318,13 +311,15 @@ class MonitorDialog(QDialog):
         roles = QFormLayout()
         roles.addRow("Task", self.task_combo)
         roles.addRow("Prediction", self.prediction_combo)
-        roles.addRow("", hint("Without a prediction column, each run scores the data with the "
-                              "monitored version's model file (the production version)."))
+        roles.addRow("", hint_label("Without a prediction column, each run scores the data "
+                                    "with the monitored version's model file (the production "
+                                    "version)."))
         roles.addRow("Probability", self.score_combo)
         roles.addRow("Label", self.label_combo)
         roles.addRow("Timestamp", self.timestamp_combo)
         roles.addRow("Window", self.window_spin)
-        roles.addRow("", hint("Only rows stamped within this many days before the run's slot."))
+        roles.addRow("", hint_label("Only rows stamped within this many days before the run's "
+                                    "slot."))
         roles.addRow("Minimum sample", self.min_sample_spin)
         layout = QHBoxLayout(tab)
         layout.addLayout(features, 1)
@@ -374,14 +369,14 @@ class MonitorDialog(QDialog):
         layout.addWidget(QLabel("<b>When the monitor runs</b>"))
         layout.addLayout(interval_row)
         layout.addLayout(cron_row)
-        layout.addWidget(hint("Cron times are in UTC, e.g. “0 6 * * 1” is Mondays at 06:00. "
-                              "Slots missed while no instance was running are caught up with "
-                              "one run."))
+        layout.addWidget(hint_label("Cron times are in UTC, e.g. “0 6 * * 1” is Mondays at 06:00. "
+                                    "Slots missed while no instance was running are caught up with "
+                                    "one run."))
         layout.addSpacing(12)
         layout.addLayout(form)
-        layout.addWidget(hint("A failed run is retried with growing delays; after this many "
-                              "failures in a row the monitor pauses itself and raises an "
-                              "alert."))
+        layout.addWidget(hint_label("A failed run is retried with growing delays; after this many "
+                                    "failures in a row the monitor pauses itself and raises an "
+                                    "alert."))
         layout.addStretch(1)
         self._update_schedule_enabled()
         return tab
@@ -400,9 +395,9 @@ class MonitorDialog(QDialog):
         for column, width in enumerate((190, 130, 90, 90)):
             self.threshold_table.setColumnWidth(column, width)
         layout = QVBoxLayout(tab)
-        layout.addWidget(hint("A metric at or beyond its warn or critical value makes the run "
-                              "warn or critical and raises an alert. Double-click a value to "
-                              "change it."))
+        layout.addWidget(hint_label("A metric at or beyond its warn or critical value makes the "
+                                    "run warn or critical and raises an alert. Double-click a "
+                                    "value to change it."))
         layout.addWidget(self.threshold_table, 1)
         return tab
 
@@ -434,8 +429,8 @@ class MonitorDialog(QDialog):
         self.kpi_message.setStyleSheet(PROBLEM_STYLE)
         self.kpi_message.hide()
         layout = QVBoxLayout(tab)
-        layout.addWidget(hint(f"Business KPIs computed on each run's data, e.g. {EXAMPLE}. "
-                              f"{ALLOWED}"))
+        layout.addWidget(hint_label(f"Business KPIs computed on each run's data, e.g. {EXAMPLE}. "
+                                    f"{ALLOWED}"))
         layout.addWidget(self.kpi_table, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.kpi_message)

@@ -145,6 +145,7 @@ class ModelDetailView(QWidget):
         layout.addWidget(tabs, 1)
         tabs.currentChanged.connect(self._on_tabs_current_changed)
         session.changed.connect(self.reload)
+        session.standing_changed.connect(self._update_actions)
         back = QShortcut(QKeySequence("Alt+Left"), self)
         back.activated.connect(self.back_requested)
         # What the Health tab needs, imported now on a worker (see _import_health_charts).
@@ -501,29 +502,41 @@ class ModelDetailView(QWidget):
                    and change.to_stage is Stage.PRODUCTION
                    for change in self.history_model.rows())
 
-    def _update_actions(self) -> None:
+    def _update_actions(self, *_standing: object) -> None:
         selected = self.selected_versions()
         version = selected[0] if len(selected) == 1 else None
+        owner = self.model.owner if self.model is not None else None
+        refusal = self._session.refusal
         allowed = lifecycle.allowed_direct_moves(version.stage) if version else frozenset()
+        moving = refusal("stage.transition")
         for stage, action in self.move_actions.items():
-            action.setEnabled(stage in allowed)
-        self.move_button.setEnabled(bool(allowed))
+            action.setEnabled(stage in allowed and moving is None)
+        self._gate(self.move_button, bool(allowed), moving, "")
         pending = self._pending_request_for(version) if version else None
-        self.request_button.setEnabled(
-            version is not None and version.stage is Stage.STAGING and pending is None)
-        self.approve_button.setEnabled(pending is not None)
-        self.reject_button.setEnabled(pending is not None)
+        self._gate(self.request_button,
+                   version is not None and version.stage is Stage.STAGING and pending is None,
+                   refusal("promotion.requested"), "")
         tip = ""
         if pending is not None:
             tip = f"Request #{pending.id} by {pending.requested_by}: {pending.reason}"
             if self._four_eyes_applies(pending):
                 tip += "\nYou asked for this promotion: someone else must decide it."
-        self.approve_button.setToolTip(tip)
-        self.reject_button.setToolTip(tip)
-        self.rollback_button.setEnabled(
-            version is not None and version.stage is not Stage.PRODUCTION
-            and self._was_in_production(version))
+        self._gate(self.approve_button, pending is not None, refusal("promotion.approved"), tip)
+        self._gate(self.reject_button, pending is not None, refusal("promotion.rejected"), tip)
+        self._gate(self.rollback_button,
+                   version is not None and version.stage is not Stage.PRODUCTION
+                   and self._was_in_production(version),
+                   refusal("stage.rollback", owner), "")
         self.compare_button.setEnabled(self.versions_model.rowCount() >= 2)
+        self._gate(self.import_button, True, refusal("version.created"),
+                   "Add a version of this model from a model file (Ctrl+I)")
+
+    @staticmethod
+    def _gate(button: QPushButton, applies: bool, refusal: str | None, tooltip: str) -> None:
+        """Enabled when the action applies and the user's role allows it; the tooltip then
+        says what it would do, or else which role it needs."""
+        button.setEnabled(applies and refusal is None)
+        button.setToolTip(refusal if applies and refusal else tooltip)
 
     def _four_eyes_applies(self, request: PromotionRequest) -> bool:
         return self._four_eyes and request.requested_by == self._session.user

@@ -84,6 +84,8 @@ class ModelsPage(QWidget):
         self.import_button = QPushButton("Import version…")
         self.register_button.clicked.connect(lambda: self.window().start_register_model())
         self.import_button.clicked.connect(lambda: self.window().start_import_version())
+        session.standing_changed.connect(self._gate_buttons)
+        self._gate_buttons()
         filters = QHBoxLayout()
         filters.addWidget(self.search_edit, 1)
         for widget in (self.risk_filter, self.stage_filter, self.status_filter):
@@ -186,6 +188,17 @@ class ModelsPage(QWidget):
             return Page(rows, registry.count_models(inventory_filter))
 
         return fetch
+
+    def _gate_buttons(self, *_standing: object) -> None:
+        """Registering and importing need the developer role (or owner, admin): the tooltip
+        says so to everyone else."""
+        for button, action, tooltip in (
+                (self.register_button, "model.registered", "Register a new model (Ctrl+Shift+N)"),
+                (self.import_button, "version.created", "Add a version from a model file "
+                                                        "(Ctrl+I)")):
+            refusal = self._session.refusal(action)
+            button.setEnabled(refusal is None)
+            button.setToolTip(refusal or tooltip)
 
     def _apply_filter(self) -> None:
         self._search_timer.stop()

@@ -88,7 +88,6 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self._user = user  # act as this user instead of the login name (--user)
         self.session: WorkspaceSession | None = None
-        self.standing: Standing | None = None  # who the user is in the open workspace
         self.enrolment_dialog: EnrolmentDialog | None = None  # while one is open
         self.pages = StagedWidgets({}, self)  # none until a workspace is open
         self.alert_watcher: AlertWatcher | None = None
@@ -269,9 +268,7 @@ class MainWindow(QMainWindow):
         self.workspace_label.setText(
             f"{database.display_name}   ·   {mode}   ·   signed in as {workspace.actor.user}")
         self.workspace_label.setToolTip(str(database.sqlite_path or database.display_name))
-        self.session.work.read("Checking who you are here",
-                               lambda control: workspace.identity.who(workspace.signer),
-                               on_success=partial(self._show_standing, workspace), quiet=True)
+        self.session.standing_changed.connect(partial(self._show_standing, workspace))
         self.navigation.clear()
         page_classes = (PortfolioPage, ModelsPage, MonitoringPage, AlertsPage, AuditPage,
                         SettingsPage)
@@ -371,7 +368,6 @@ class MainWindow(QMainWindow):
     def _show_standing(self, workspace: Workspace, standing: Standing) -> None:
         if self.session is None or self.session.workspace is not workspace:
             return
-        self.standing = standing
         database = workspace.database
         mode = database.sharing_mode.value[:1].upper() + database.sharing_mode.value[1:]
         self.workspace_label.setText(
@@ -398,13 +394,11 @@ class MainWindow(QMainWindow):
             keystore.set_passphrase(passphrase)
         user, display_name = workspace.actor.user, dialog.display_name.text().strip()
 
-        def enrol(control):
+        def enrol(control):  # the session then reads the new standing, as after any write
             key = keystore.create_key(user)
             workspace.identity.request_enrolment(key, display_name=display_name)
-            return workspace.identity.who(workspace.signer)
 
-        self.session.work.write("Enrolling your key", enrol,
-                                on_success=partial(self._show_standing, workspace))
+        self.session.work.write("Enrolling your key", enrol)
 
     def _on_workspace_open_failed(self, error: BaseException, target: str) -> None:
         self.statusBar().clearMessage()

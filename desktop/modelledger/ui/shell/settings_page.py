@@ -7,44 +7,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QLineEdit,
-    QPlainTextEdit,
-    QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from modelledger.core.domain import Role, User
 from modelledger.services.registry.service import RegistryService
 from modelledger.storage import schema
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.monitoring.alert_email_box import AlertEmailBox
-from modelledger.ui.widgets.dialogs import HINT_STYLE, ReasonDialog
-from modelledger.ui.widgets.table_models import Column, Page, PagedTableModel, PageRequest
+from modelledger.ui.shell.people_box import PeopleBox
+from modelledger.ui.widgets.dialogs import ReasonDialog, hint_label
 
 log = logging.getLogger(__name__)
-
-ROLE_DESCRIPTIONS = {
-    Role.DEVELOPER: "builds models, registers versions, asks for promotions",
-    Role.VALIDATOR: "reviews models and decides on promotions",
-    Role.OWNER: "answers for the models in production",
-    Role.ADMIN: "looks after the workspace, its settings and its people",
-    Role.VIEWER: "reads the registry and its audit timeline",
-}
+SETTINGS_ACTION = "settings.changed"  # what changing a rule needs: the admin role
 
 
 @dataclass(frozen=True)
@@ -57,19 +40,6 @@ def read_rules(registry: RegistryService) -> WorkspaceRules:
     return WorkspaceRules(registry.four_eyes_required(), registry.shared_file())
 
 
-def fetch_users(registry: RegistryService, request: PageRequest) -> Page:
-    """All people as one page: a team's list is short, and the table sorts by name."""
-    users = registry.list_users()
-    return Page(users, len(users))
-
-
-def hint(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet(HINT_STYLE)
-    return label
-
-
 class SettingsPage(QWidget):
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,29 +49,13 @@ class SettingsPage(QWidget):
         self._database = session.workspace.database
         self._rules: WorkspaceRules | None = None
         self._setting_writes_pending = 0
-        self._selected_user: str | None = None
         self.reason_dialog: ReasonDialog | None = None
-        self.user_dialog: UserDialog | None = None
-        self.users = PagedTableModel(
-            session, self._user_columns(), partial(fetch_users, self._registry),
-            key=lambda user: user.name, parent=self)
         self._build()
-        self.users.loaded.connect(self._on_users_loaded)
-        self.users.load_failed.connect(self._on_users_load_failed)
         session.changed.connect(self.reload)
+        session.standing_changed.connect(self._show_rules)
         self.reload()
 
     # -- building -------------------------------------------------------------------------------
-
-    def _user_columns(self) -> list[Column]:
-        me = self._session.user
-        return [
-            Column("User name", lambda user: f"{user.name} (you)" if user.name == me
-                   else user.name),
-            Column("Display name", lambda user: user.display_name),
-            Column("Role", lambda user: user.role.value.capitalize(),
-                   tooltip=lambda user: ROLE_DESCRIPTIONS.get(user.role, "")),
-        ]
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -114,7 +68,8 @@ class SettingsPage(QWidget):
         layout.addLayout(top)
         bottom = QHBoxLayout()
         bottom.setSpacing(12)
-        bottom.addWidget(self._build_people_box(), 1)
+        self.people = PeopleBox(self._session)
+        bottom.addWidget(self.people, 1)
         self.alert_email_box = AlertEmailBox(self._session)
         bottom.addWidget(self.alert_email_box, 1)
         layout.addLayout(bottom, 1)
@@ -155,17 +110,17 @@ class SettingsPage(QWidget):
             "Require a second person to approve promotions (four-eyes)")
         self.four_eyes_check.clicked.connect(self._on_four_eyes_check_clicked)
         column.addWidget(self.four_eyes_check)
-        column.addWidget(hint("The person who asked for a promotion to production cannot "
-                              "approve it themselves."))
+        column.addWidget(hint_label("The person who asked for a promotion to production cannot "
+                                    "approve it themselves."))
         column.addSpacing(6)
         self.shared_file_check = QCheckBox(
             "Shared file on a network drive (use rollback journal)")
         self.shared_file_check.clicked.connect(self._on_shared_file_check_clicked)
         column.addWidget(self.shared_file_check)
-        self.shared_file_hint = hint(self._shared_file_explanation())
+        self.shared_file_hint = hint_label(self._shared_file_explanation())
         column.addWidget(self.shared_file_hint)
-        self.read_only_hint = hint("This workspace is open read-only: its settings and people "
-                                   "can be seen but not changed.")
+        self.read_only_hint = hint_label("This workspace is open read-only: its settings and "
+                                         "people can be seen but not changed.")
         self.read_only_hint.setVisible(self._database.read_only)
         column.addWidget(self.read_only_hint)
         column.addStretch(1)
@@ -181,43 +136,6 @@ class SettingsPage(QWidget):
                 "not (for example a synced folder). Each computer switches journal mode the "
                 "next time it opens the workspace.")
 
-    def _build_people_box(self) -> QGroupBox:
-        box = QGroupBox("People and roles")
-        column = QVBoxLayout(box)
-        self.users_table = QTableView()
-        self.users_table.setObjectName("usersTable")
-        self.users_table.setModel(self.users)
-        self.users_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.users_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.users_table.setAlternatingRowColors(True)
-        self.users_table.verticalHeader().hide()
-        self.users_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        header = self.users_table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 150)
-        header.resizeSection(1, 190)
-        header.setStretchLastSection(True)
-        self.users_table.selectionModel().currentRowChanged.connect(
-            self._on_users_table_current_row_changed)
-        self.users_table.activated.connect(self._on_users_table_activated)
-        self.add_user_button = QPushButton("&Add person…")
-        self.add_user_button.clicked.connect(self.add_user)
-        self.edit_user_button = QPushButton("&Edit…")
-        self.edit_user_button.setEnabled(False)
-        self.edit_user_button.clicked.connect(self.edit_selected_user)
-        self.add_user_button.setEnabled(not self._database.read_only)
-        buttons = QHBoxLayout()
-        buttons.addWidget(hint("Roles are recorded with each decision in the audit timeline "
-                               "(an approval notes the approver's role); they do not restrict "
-                               "what anyone can do."), 1)
-        buttons.addWidget(self.add_user_button)
-        buttons.addWidget(self.edit_user_button)
-        column.addWidget(self.users_table, 1)
-        column.addLayout(buttons)
-        return box
-
     # -- loading --------------------------------------------------------------------------------
 
     def reload(self) -> None:
@@ -226,7 +144,7 @@ class SettingsPage(QWidget):
         self._session.work.read("Loading settings", lambda control: read_rules(registry),
                                 on_success=self._on_rules_read,
                                 on_failure=self._on_rules_read_failed, quiet=True)
-        self.users.reload()
+        self.people.reload()
         self.alert_email_box.reload()
 
     def rules(self) -> WorkspaceRules | None:
@@ -243,23 +161,14 @@ class SettingsPage(QWidget):
             return
         self.four_eyes_check.setChecked(self._rules.four_eyes_required)
         self.shared_file_check.setChecked(self._rules.shared_file)
-        writable = not self._database.read_only
-        self.four_eyes_check.setEnabled(writable)
-        self.shared_file_check.setEnabled(writable and not self._database.is_postgresql)
+        refusal = self._session.refusal(SETTINGS_ACTION)
+        self.four_eyes_check.setEnabled(refusal is None)
+        self.shared_file_check.setEnabled(refusal is None and not self._database.is_postgresql)
+        for check in (self.four_eyes_check, self.shared_file_check):
+            check.setToolTip(refusal or "")
 
     def _on_rules_read_failed(self, error: BaseException) -> None:
         log.warning("could not read the workspace settings: %s", error)
-
-    def _on_users_loaded(self) -> None:
-        row = self.users.row_of_key(self._selected_user) if self._selected_user else None
-        if row is not None:
-            self.users_table.selectRow(row)
-        else:
-            self._selected_user = None
-            self.edit_user_button.setEnabled(False)
-
-    def _on_users_load_failed(self, error: BaseException) -> None:
-        log.warning("could not read the people of the workspace: %s", error)
 
     # -- rules ----------------------------------------------------------------------------------
 
@@ -316,115 +225,3 @@ class SettingsPage(QWidget):
         self._show_rules()
         self.reload()
         show_error(self, error)
-
-    # -- people ---------------------------------------------------------------------------------
-
-    def selected_user(self) -> User | None:
-        index = self.users_table.currentIndex()
-        return self.users.row(index) if index.isValid() else None
-
-    def add_user(self) -> None:
-        taken = {user.name for user in self.users.rows()}
-        self._open_user_dialog(UserDialog(self, taken_names=taken))
-
-    def edit_selected_user(self) -> None:
-        user = self.selected_user()
-        if user is not None and not self._database.read_only:
-            self._open_user_dialog(UserDialog(self, user=user))
-
-    def _open_user_dialog(self, dialog: UserDialog) -> None:
-        dialog.accepted.connect(partial(self._on_user_dialog_accepted, dialog))
-        dialog.finished.connect(self._on_user_dialog_finished)
-        self.user_dialog = dialog
-        dialog.open()
-
-    def _on_user_dialog_accepted(self, dialog: UserDialog) -> None:
-        name, display_name, role, reason = dialog.values()
-        self._selected_user = name
-        registry = self._registry
-        self._session.work.write(f"Saving {name}",
-                                 lambda control: registry.save_user(name, display_name, role,
-                                                                    reason),
-                                 on_success=self._on_user_saved, on_failure=self._on_user_failed)
-
-    def _on_user_dialog_finished(self, result: int) -> None:
-        if self.user_dialog is not None:
-            self.user_dialog.deleteLater()
-        self.user_dialog = None
-
-    def _on_user_saved(self, user: User) -> None:
-        self.users.reload()
-
-    def _on_user_failed(self, error: BaseException) -> None:
-        show_error(self, error)
-
-    def _on_users_table_current_row_changed(self, current: QModelIndex,
-                                            previous: QModelIndex) -> None:
-        user = self.users.row(current) if current.isValid() else None
-        self._selected_user = user.name if user is not None else None
-        self.edit_user_button.setEnabled(user is not None and not self._database.read_only)
-
-    def _on_users_table_activated(self, index: QModelIndex | QPersistentModelIndex) -> None:
-        self.edit_selected_user()
-
-
-class UserDialog(QDialog):
-    """Add a person, or change an existing person's display name and role, with a reason."""
-
-    def __init__(self, parent: QWidget | None = None, *, user: User | None = None,
-                 taken_names: set[str] | frozenset[str] = frozenset()) -> None:
-        super().__init__(parent)
-        self.setObjectName("userDialog")
-        self.setWindowTitle(f"Edit {user.name}" if user else "Add a person")
-        self.setMinimumWidth(480)
-        self._taken_names = taken_names
-        self.name_edit = QLineEdit(user.name if user else "")
-        self.name_edit.setPlaceholderText("the name they sign in with, e.g. jsmith")
-        # A person is known by their sign-in name: it can be shown, not changed.
-        self.name_edit.setReadOnly(user is not None)
-        self.name_edit.setFrame(user is None)
-        self.display_name_edit = QLineEdit(user.display_name if user else "")
-        self.display_name_edit.setPlaceholderText("e.g. Jane Smith")
-        self.role_combo = QComboBox()
-        for role in Role:
-            self.role_combo.addItem(f"{role.value.capitalize()} — {ROLE_DESCRIPTIONS[role]}",
-                                    role.value)
-        self.role_combo.setCurrentIndex(
-            self.role_combo.findData((user.role if user else Role.DEVELOPER).value))
-        self.reason_edit = QPlainTextEdit()
-        self.reason_edit.setPlaceholderText("Reason (recorded in the audit timeline)")
-        self.reason_edit.setTabChangesFocus(True)
-        self.reason_edit.setFixedHeight(70)
-        self.problem_label = hint("")
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Save" if user else "Add")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        form = QFormLayout()
-        form.addRow("User name:", self.name_edit)
-        form.addRow("Display name:", self.display_name_edit)
-        form.addRow("Role:", self.role_combo)
-        form.addRow("Reason:", self.reason_edit)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.problem_label)
-        layout.addWidget(self.buttons)
-        self.name_edit.textChanged.connect(self._update_ok_button)
-        self.reason_edit.textChanged.connect(self._update_ok_button)
-        self._update_ok_button()
-
-    def values(self) -> tuple[str, str, Role, str]:
-        name = self.name_edit.text().strip()
-        return (name, self.display_name_edit.text().strip() or name,
-                Role(self.role_combo.currentData()), self.reason_edit.toPlainText().strip())
-
-    def _update_ok_button(self) -> None:
-        name, _, _, reason = self.values()
-        problem = ""
-        if name in self._taken_names:
-            problem = f"{name} is already in this workspace: select them and choose Edit."
-        self.problem_label.setText(problem)
-        self.problem_label.setVisible(bool(problem))
-        self.ok_button.setEnabled(bool(name and reason and not problem))

@@ -14,6 +14,14 @@ from PySide6.QtWidgets import (
 
 # The look of a hint under a field and of what is wrong with it, on every dialog.
 HINT_STYLE = "color: palette(placeholder-text);"
+
+
+def hint_label(text: str, *, wrap: bool = True) -> QLabel:
+    """A quiet line of explanation under a control."""
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setStyleSheet(HINT_STYLE)
+    return label
 PROBLEM_STYLE = "color: #b00020;"
 
 
