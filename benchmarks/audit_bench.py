@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from scratch_keys import use_scratch_keys
 
 ACTIONS = (
     ("version.created", "version", lambda i: {"stage": "development", "version": i % 40,
@@ -46,10 +47,14 @@ def build_workspace(path: Path, events: int) -> None:
     from modelledger.core.audit_chain import canonical_json, event_hash
     from modelledger.services.workspace.opening import Workspace
     from modelledger.storage.audit_log import head_seq
+    from modelledger.storage.database import Database
     from modelledger.storage.tables import audit_events
 
+    # The events are inserted straight into the log, unsigned: a log from before signed
+    # identity, as this benchmark measured packs before it (identity_bench.py measures
+    # signed verification).
     creating = not path.exists()
-    workspace = Workspace.open(path, create=creating, user="bench")
+    workspace = Workspace(Database.open(path, create=creating), user="bench")
     database = workspace.database
     if creating:
         for index in range(MODELS):
@@ -102,7 +107,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.folder or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("MODELLEDGER_CONFIG_DIR", str(Path(scratch) / "config"))
+        use_scratch_keys(folder / "keys")  # beside a kept workspace, for its next run
         from modelledger.core.evidence import EventSelection
         from modelledger.services.governance import evidence_pack
         from modelledger.services.workspace.opening import Workspace

@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from scratch_keys import use_scratch_keys
 
 CHECKPOINT_EVERY = 500
 INSERT_BATCH = 20_000
@@ -100,10 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        for variable in ("MODELLEDGER_CONFIG_DIR", "MODELLEDGER_DATA_DIR"):
-            os.environ[variable] = str(folder / variable.lower())
-        os.environ["MODELLEDGER_KEYRING"] = "off"
-        os.environ["MODELLEDGER_PASSPHRASE"] = "benchmark passphrase"
+        use_scratch_keys(folder)
         from modelledger.services.workspace.opening import Workspace
         from modelledger.storage.database import Database
 

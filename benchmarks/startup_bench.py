@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scratch_keys import use_scratch_keys
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).resolve().with_name("startup_probe.py")
 GOAL_SECONDS = 1.5
@@ -250,6 +252,9 @@ def run_probe(workspace: Path, *, extra_python: tuple[str, ...] = (),
                if not key.startswith(("PYTHON", "MODELLEDGER_", "QT_"))}
         env.update(QT_QPA_PLATFORM="offscreen", MODELLEDGER_CONFIG_DIR=f"{scratch}/config",
                    MODELLEDGER_LOG_DIR=f"{scratch}/logs")
+        # The workspace's people sign with the benchmark's keys (benchmarks/scratch_keys.py).
+        env.update({key: os.environ[key] for key in (
+            "MODELLEDGER_DATA_DIR", "MODELLEDGER_KEYRING", "MODELLEDGER_PASSPHRASE")})
         command = [sys.executable, *extra_python, str(PROBE), str(workspace), *probe_args]
         started = time.monotonic()  # the same clock as the probe's marks
         result = subprocess.run(command, capture_output=True, text=True, env=env,
@@ -459,6 +464,7 @@ def main() -> int:
     parser.add_argument("--no-importtime", action="store_true",
                         help="skip the -X importtime run")
     args = parser.parse_args()
+    use_scratch_keys(args.folder / "keys")  # kept with the workspace, which is reused
 
     path, built, cached = ensure_workspace(args.folder, args.models, args.versions_per_model,
                                            args.events, args.rebuild)

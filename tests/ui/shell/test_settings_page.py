@@ -225,7 +225,8 @@ def test_someone_who_is_not_an_admin_sees_which_role_each_change_needs(
         page = open_page(bob)
         people = page.people
         for control in (people.add_user_button, people.approve_button, people.revoke_button,
-                        page.four_eyes_check, page.shared_file_check):
+                        page.four_eyes_check, page.shared_file_check,
+                        page.alert_email_box.save_button):
             assert not control.isEnabled()
             assert "bob is a validator" in control.toolTip()
             assert "needs the role admin" in control.toolTip()

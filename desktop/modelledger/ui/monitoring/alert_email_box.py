@@ -33,13 +33,16 @@ SECURITY_LABELS = (("starttls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 4
 SEVERITY_LABELS = (("critical", "Critical alerts only"), ("warn", "Warnings and critical"))
 
 
+ADMIN_ONLY_TEXT = "Only an admin can change these settings."
+
+
 class AlertEmailBox(QGroupBox):
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
         super().__init__("Alert email", parent)
         self.setObjectName("alertEmailBox")
         self._session = session
         self._monitoring = session.workspace.monitoring
-        self._editable = not session.workspace.database.read_only
+        self._editable = False  # until _apply_editable knows the user's role
         self.reason_dialog: ReasonDialog | None = None
         self.enabled_check = QCheckBox("Email new alerts through this SMTP server")
         self.host_edit = QLineEdit()
@@ -90,12 +93,25 @@ class AlertEmailBox(QGroupBox):
         layout.addLayout(form)
         layout.addStretch(1)
         layout.addLayout(buttons)
+        self._apply_editable()
+        session.standing_changed.connect(self._apply_editable)
+
+    def _apply_editable(self, *_standing: object) -> None:
+        """Saving the settings needs the admin role: everyone else sees them read-only, and
+        why."""
+        refusal = self._session.refusal("settings.changed")
+        self._editable = refusal is None
         for widget in self._inputs():
             widget.setEnabled(self._editable)
         self.test_button.setEnabled(self._editable)
         self.save_button.setEnabled(self._editable)
-        if not self._editable:
+        self.save_button.setToolTip(refusal or "")
+        if self._session.read_only:
             self.status_label.setText("Read-only workspace: the settings cannot be changed.")
+        elif refusal:
+            self.status_label.setText(ADMIN_ONLY_TEXT)
+        elif self.status_label.text() == ADMIN_ONLY_TEXT:
+            self.status_label.clear()
 
     def _inputs(self) -> list[QWidget]:
         return [self.enabled_check, self.host_edit, self.port_spin, self.security_combo,

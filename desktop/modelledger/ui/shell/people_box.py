@@ -151,7 +151,7 @@ class PeopleBox(QGroupBox):
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for section, width in enumerate((120, 140, 130)):
+        for section, width in enumerate((100, 125, 85)):
             header.resizeSection(section, width)
         header.setStretchLastSection(True)
         self.users_table.selectionModel().currentRowChanged.connect(
