@@ -439,6 +439,12 @@ def translate_database_error(exc: DBAPIError, where: str) -> ModelLedgerError | 
             return DiskFullError(f"The database server for {where} is out of disk space.")
         if sqlstate == "25006":
             return ReadOnlyWorkspaceError(f"{where} is read-only for this user.")
+        if sqlstate == "42501":  # insufficient_privilege: the grants said no
+            message = getattr(getattr(orig, "diag", None), "message_primary", None) or orig
+            return ReadOnlyWorkspaceError(
+                f"The database login you connect to {where} with may not make this change "
+                f"({message}); nothing was written. A viewer's login only reads; for anyone "
+                "else an admin runs `modelledger postgres grant --apply`.")
         return None
     return _translate_sqlite_message(str(orig if orig is not None else exc), where)
 
