@@ -14,11 +14,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                                                                 required=True)
     grant = postgres.add_parser(
         "grant", help="print (or with --apply run) the GRANTs that let each person's database "
-        "login do only what their role allows: viewers SELECT, nobody UPDATE or DELETE on the "
-        "audit log")
+        "login do only what their role allows: viewers SELECT, nobody UPDATE, DELETE or "
+        "TRUNCATE on the audit log")
     grant.add_argument("--map", action="append", default=[], metavar="PERSON=LOGIN",
                        help="PERSON connects as the database login LOGIN (repeatable; recorded "
-                       "as a signed event with --apply)")
+                       "as a signed event with --apply). You are mapped to the login you are "
+                       "connected as unless you say otherwise")
     grant.add_argument("--apply", action="store_true",
                        help="run the statements and record the mapping (an admin, connected as "
                        "the tables' owner or a superuser)")
@@ -28,14 +29,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 @in_workspace
 def _grant(ws, args) -> int:
+    # Logins are names, never JSON values: key_values' "numeric" keeps them as text.
     changes = key_values(args.map, "--map", numeric=True)
     if not args.apply:
-        plan = postgres_grants.plan_grants(ws.database, changes)
+        plan = postgres_grants.plan_grants(ws.database, ws.actor.user, changes)
         # Notes as SQL comments: the output can go straight to psql.
         print(plan.sql(), end="")
         for note in _notes(plan):
             print(f"-- {note}")
-        if plan.changes:
+        if plan.changes or plan.out_of_date:
             print("-- Not applied and not recorded: run again with --apply to record the "
                   "mapping and apply these grants.")
         return 0
@@ -43,24 +45,23 @@ def _grant(ws, args) -> int:
                                         reason=args.reason, clock=ws.clock)
     print(f"Applied the grants on {plan.database} (connected as {plan.connected_as}):")
     for person, login in sorted(plan.logins.items()):
-        access = ("SELECT only" if plan.group_of(person) == plan.read_group
-                  else "reads and writes; no UPDATE or DELETE on the audit log")
-        print(f"  {person} ({plan.roles[person].value}) connects as {login}: "
-              f"{plan.group_of(person)}, {access}")
+        role = plan.roles[person]
+        group = plan.group_of(person)
+        print(f"  {person} ({role.value if role else 'not approved yet'}) connects as {login}: "
+              f"{group}, {plan.groups.access(group)}")
     for note in _notes(plan):
         print(f"  note: {note}")
-    mine = plan.logins.get(ws.actor.user)
-    if mine != plan.connected_as:
-        print(f"  From now on {ws.actor.user} writes only when connected as "
-              f"{mine or 'a login mapped to them'}.")
+    print("  Each person now writes only when connected as the login mapped to them.")
     return 0
 
 
 def _notes(plan: postgres_grants.GrantPlan) -> list[str]:
-    notes = [f"{login} is a superuser: no grant limits it; map people who are not "
-             "administrators to ordinary logins." for login in plan.superusers]
+    notes = [f"{login} owns the tables or is a superuser: no grant limits it (only the "
+             "audit log's triggers do); map people who are not administrators to ordinary "
+             "logins." for login in plan.unlimited]
     notes += [f"The server has no login {login} yet: CREATE ROLE {login} LOGIN PASSWORD '...' "
               "first." for login in plan.missing_logins]
-    if not plan.logins:
-        notes.append("Nobody is mapped to a login yet: --map PERSON=LOGIN for each person.")
+    notes += [f"{person} has no role yet: their login may only ask to be enrolled; once an "
+              "admin approves them, apply the grants again." for person, role in
+              sorted(plan.roles.items()) if role is None]
     return notes

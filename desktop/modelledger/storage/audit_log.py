@@ -46,7 +46,8 @@ from modelledger.storage.tables import audit_events, registered_models, users, w
 # The setting that turns signed identity on: the sequence number of the bootstrap event.
 SIGNED_FROM_SETTING = "identity.signed_from_seq"
 # On PostgreSQL, the database login each person must be connected as: {person: login}, decided
-# by an admin (services.identity.postgres_grants). Absent: any login may write as anyone.
+# by an admin (services.identity.postgres_grants). Absent: any login may write as anyone; once
+# present, a person who is not mapped to the connection's login writes nothing.
 DB_LOGINS_SETTING = "identity.db_logins"
 
 _COLUMNS = (
