@@ -264,7 +264,7 @@ def _plan(conn: Connection, acting: str, changes: Mapping[str, str]) -> GrantPla
     known = dict(conn.execute(text(
         "SELECT rolname, rolsuper FROM pg_roles WHERE rolname IN :logins"
     ).bindparams(bindparam("logins", expanding=True)),
-        {"logins": list(effective.values())}).tuples().all())
+        {"logins": list(effective.values())}).all())
     on_server: dict[str, set[str]] = {}
     for member, group in conn.execute(text(
             "SELECT member.rolname, grp.rolname FROM pg_auth_members AS m JOIN pg_roles AS grp "
