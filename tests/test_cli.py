@@ -78,6 +78,18 @@ def test_bad_input_gives_a_message_and_non_zero_exit(tmp_path):
     assert usage.returncode == 2
 
 
+def test_postgres_grant_on_a_sqlite_workspace_says_it_is_for_postgresql(tmp_path):
+    path = tmp_path / "team.db"
+    run_cli("init", str(path), check=True)
+    events = cli(path, "audit", "list", "--json").stdout
+    for args in (("postgres", "grant"), ("postgres", "grant", "--apply", "--map", "bob=bob")):
+        result = cli(path, *args)
+        assert result.returncode == 2, result.stderr
+        assert "PostgreSQL workspaces only" in result.stderr
+        assert "audit verify" in result.stderr and "Traceback" not in result.stderr
+    assert cli(path, "audit", "list", "--json").stdout == events
+
+
 def test_single_user_workspace(tmp_path):
     path = tmp_path / "solo.db"
     assert run_cli("init", str(path), "--single-user").returncode == 0

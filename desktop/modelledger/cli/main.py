@@ -12,12 +12,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelledger import __version__
-from modelledger.cli import audit, desktop, models, monitoring, promotion, users, workspace
+from modelledger.cli import (
+    audit,
+    desktop,
+    models,
+    monitoring,
+    postgres,
+    promotion,
+    users,
+    workspace,
+)
 from modelledger.cli.arguments import WORKSPACE_ENV
 from modelledger.core.errors import ModelLedgerError
 
 # In the order `modelledger --help` lists them.
-COMMAND_GROUPS = (workspace, models, promotion, audit, users, monitoring, desktop)
+COMMAND_GROUPS = (workspace, models, promotion, audit, users, postgres, monitoring, desktop)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from modelledger.cli.arguments import in_workspace
 from modelledger.cli.output import print_table
 from modelledger.core.domain import Role
 from modelledger.core.errors import InvalidInputError
-from modelledger.services.identity import keystore
+from modelledger.services.identity import keystore, postgres_grants
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -125,6 +125,11 @@ def _user_approve(ws, args) -> int:
     role = next(u.role.value for u in ws.registry.list_users() if u.name == args.name)
     print(f"Approved {key.user}'s key {key.fingerprint[:16]}… ({key.kind} on {key.host}); "
           f"role {role}.")
+    standing = postgres_grants.login_standing(ws.database, ws.actor.user)
+    if standing is not None and standing.mapping_in_force:
+        print(f"  The database grants follow roles: run `modelledger postgres grant --apply` "
+              f"(with --map {key.user}=LOGIN if they have no login yet) so that their login "
+              f"gets a {role}'s.")
     return 0
 
 
@@ -170,7 +175,10 @@ def _user_whoami(ws, args) -> int:
     roles = {known.name: known.role.value for known in ws.registry.list_users()}
     role = roles.get(user, "no role")
     print(f"{user}, {role}; key {key.fingerprint} ({status})")
-    return 0 if status == "active" else 1
+    standing = postgres_grants.login_standing(ws.database, user)
+    if standing is not None:
+        print(f"database login {standing.describe()}")
+    return 0 if status == "active" and (standing is None or standing.may_write) else 1
 
 
 @in_workspace

@@ -110,6 +110,8 @@ _PERMISSION_OF_ACTION = {
     "user.created": Permission.ADMINISTER,
     "user.updated": Permission.ADMINISTER,
     "settings.changed": Permission.ADMINISTER,
+    "identity.db_login_mapped": Permission.ADMINISTER,  # PostgreSQL: person -> database login
+    "postgres.grants_applied": Permission.ADMINISTER,
     "model.registered": Permission.DEVELOP,
     "version.created": Permission.DEVELOP,
     "artifact.stored": Permission.DEVELOP,

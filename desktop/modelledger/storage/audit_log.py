@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -44,6 +45,10 @@ from modelledger.storage.tables import audit_events, registered_models, users, w
 
 # The setting that turns signed identity on: the sequence number of the bootstrap event.
 SIGNED_FROM_SETTING = "identity.signed_from_seq"
+# On PostgreSQL, the database login each person must be connected as: {person: login}, decided
+# by an admin (services.identity.postgres_grants). Absent: any login may write as anyone; once
+# present, a person who is not mapped to the connection's login writes nothing.
+DB_LOGINS_SETTING = "identity.db_logins"
 
 _COLUMNS = (
     audit_events.c.seq,
@@ -86,6 +91,7 @@ class AuditAppender:
         ).first()
         self._next_seq = head.seq + 1 if head else 1
         self._prev_hash = head.hash if head else GENESIS_HASH
+        check_database_login(conn, actor.user)
         self._identity = _SignedIdentity.of(conn, actor)
 
     def append(
@@ -147,6 +153,53 @@ class AuditAppender:
         """Whether the workspace has signed identity (every person's event signed, roles
         enforced)."""
         return self._identity is not None
+
+
+class DatabaseLoginMismatchError(identity.NotSignedInError):
+    """On PostgreSQL, signed in as one person but connected with a database login that an admin
+    mapped to someone else, or to nobody."""
+
+
+def connected_login(conn: Connection) -> str | None:
+    """``session_user`` on PostgreSQL (None on SQLite), read once per database connection: it
+    cannot change without SET SESSION AUTHORIZATION, which ModelLedger never runs."""
+    if conn.dialect.name != "postgresql":
+        return None
+    login = conn.info.get("modelledger.session_user")
+    if login is None:
+        login = conn.execute(text("SELECT session_user")).scalar_one()
+        conn.info["modelledger.session_user"] = login
+    return login
+
+
+def database_logins(conn: Connection) -> dict[str, str]:
+    """Person -> the database login an admin mapped them to (empty when nobody is mapped)."""
+    value = conn.execute(select(workspace_settings.c.value_json).where(
+        workspace_settings.c.key == DB_LOGINS_SETTING)).scalar()
+    return json.loads(value) if value is not None else {}
+
+
+def check_database_login(conn: Connection, user: str) -> None:
+    """Once a PostgreSQL workspace maps people to database logins, a write is refused unless
+    the person acting is mapped to the login this connection is made with: the database's own
+    grants (viewers read only) then hold for the person the events name."""
+    connected = connected_login(conn)
+    if connected is None:
+        return
+    logins = database_logins(conn)
+    if not logins or logins.get(user) == connected:
+        return
+    others = sorted(person for person, login in logins.items() if login == connected)
+    whose = (f"which is mapped to {', '.join(others)}" if others
+             else "which is mapped to nobody")
+    expected = logins.get(user)
+    fix = (f"connect as the login {expected} (put it in the workspace URL, "
+           f"postgresql://{expected}@host/database)" if expected
+           else f"ask an admin to map {user} to a login with `modelledger postgres grant "
+                f"--apply --map {user}=LOGIN`")
+    raise DatabaseLoginMismatchError(
+        f"You are signed in as {user}, but this connection uses the database login "
+        f"{connected}, {whose}; {fix}. Nothing was written.")
 
 
 class _SignedIdentity:

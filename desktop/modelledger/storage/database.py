@@ -172,6 +172,11 @@ class Database:
                 f"Cannot connect to {database.display_name}: {exc.orig}. Check that the server "
                 "is running and the URL, user and password are right."
             ) from exc
+        except DBAPIError as exc:  # e.g. a login the grants do not let read
+            known = translate_database_error(exc, database.display_name)
+            if known is None:
+                raise
+            raise known from exc
         if revision is None and not create:
             raise NotFoundError(
                 f"{database.display_name} has no ModelLedger workspace yet. Create one with "
@@ -439,6 +444,13 @@ def translate_database_error(exc: DBAPIError, where: str) -> ModelLedgerError | 
             return DiskFullError(f"The database server for {where} is out of disk space.")
         if sqlstate == "25006":
             return ReadOnlyWorkspaceError(f"{where} is read-only for this user.")
+        if sqlstate == "42501":  # insufficient_privilege: the grants said no
+            message = getattr(getattr(orig, "diag", None), "message_primary", None) or orig
+            return ReadOnlyWorkspaceError(
+                f"The database login you connect to {where} with may not do this ({message}); "
+                "nothing was written. A viewer's login only reads, and a login no admin has "
+                "mapped to a person may not even read: an admin maps it and applies the grants "
+                "with `modelledger postgres grant --apply --map PERSON=LOGIN`.")
         return None
     return _translate_sqlite_message(str(orig if orig is not None else exc), where)
 

@@ -59,6 +59,7 @@ def test_workspace_facts_are_shown(open_page, workspace, workspace_path):
     assert fields["Model files"] == str(workspace.artifacts.root)
     assert fields["Signed in as"] == "alice"
     assert fields["Schema revision"]
+    assert "Database login" not in fields  # a file has no login of its own
     assert page.four_eyes_check.isChecked() and page.four_eyes_check.isEnabled()
     assert not page.shared_file_check.isChecked() and page.shared_file_check.isEnabled()
 
@@ -235,3 +236,24 @@ def test_someone_who_is_not_an_admin_sees_which_role_each_change_needs(
         qtbot.waitUntil(lambda: not bob.work.running_labels())
         bob.work.shutdown()
         bob.deleteLater()
+
+
+@pytest.mark.postgres
+def test_the_database_login_is_among_the_facts_of_a_postgresql_workspace(qtbot, open_page,
+                                                                          postgres_url,
+                                                                          tmp_path):
+    from modelledger.services.identity.postgres_grants import apply_grants
+
+    workspace = Workspace.open(postgres_url, create=True, user="alice",
+                               artifact_root=tmp_path / "artifacts")
+    session = WorkspaceSession(workspace, poll_milliseconds=100)
+    try:
+        page = open_page(session)
+        login = page.workspace_fields["Database login"]
+        assert login.text() == ("ledger (nobody is mapped to a database login yet: any login "
+                                "writes as anyone)")
+        apply_grants(workspace.database, workspace.actor, workspace.changes)
+        # Seen as another instance's change would be: through the session's polling.
+        qtbot.waitUntil(lambda: login.text() == "ledger, mapped to alice")
+    finally:
+        session.close()

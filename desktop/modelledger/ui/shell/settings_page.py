@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from modelledger.services.registry.service import RegistryService
+from modelledger.services.identity.postgres_grants import LoginStanding, login_standing
+from modelledger.services.workspace.opening import Workspace
 from modelledger.storage import schema
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
@@ -34,10 +35,13 @@ SETTINGS_ACTION = "settings.changed"  # what changing a rule needs: the admin ro
 class WorkspaceRules:
     four_eyes_required: bool
     shared_file: bool
+    database_login: LoginStanding | None  # None on SQLite
 
 
-def read_rules(registry: RegistryService) -> WorkspaceRules:
-    return WorkspaceRules(registry.four_eyes_required(), registry.shared_file())
+def read_rules(workspace: Workspace) -> WorkspaceRules:
+    registry = workspace.registry
+    return WorkspaceRules(registry.four_eyes_required(), registry.shared_file(),
+                          login_standing(workspace.database, workspace.actor.user))
 
 
 class SettingsPage(QWidget):
@@ -89,6 +93,9 @@ class SettingsPage(QWidget):
             ("Model files", str(self._session.workspace.artifacts.root)),
             ("Signed in as", self._session.user),
         )
+        if database.is_postgresql:
+            # Read with the rules: session_user is the server's answer, not the URL's guess.
+            fields += (("Database login", "…"),)
         self.workspace_fields: dict[str, QLineEdit] = {}
         for title, value in fields:
             # A read-only line rather than a label: a long path scrolls instead of widening
@@ -140,8 +147,8 @@ class SettingsPage(QWidget):
 
     def reload(self) -> None:
         """Read the settings and people again (this or another instance changed them)."""
-        registry = self._registry
-        self._session.work.read("Loading settings", lambda control: read_rules(registry),
+        workspace = self._session.workspace
+        self._session.work.read("Loading settings", lambda control: read_rules(workspace),
                                 on_success=self._on_rules_read,
                                 on_failure=self._on_rules_read_failed, quiet=True)
         self.people.reload()
@@ -159,6 +166,12 @@ class SettingsPage(QWidget):
     def _show_rules(self) -> None:
         if self._rules is None:
             return
+        login = self._rules.database_login
+        if login is not None:
+            field = self.workspace_fields["Database login"]
+            field.setText(login.describe())
+            field.setToolTip(login.describe())
+            field.setCursorPosition(0)
         self.four_eyes_check.setChecked(self._rules.four_eyes_required)
         self.shared_file_check.setChecked(self._rules.shared_file)
         refusal = self._session.refusal(SETTINGS_ACTION)
