@@ -22,6 +22,9 @@ from typing import Any
 from modelledger.core.domain import AuditEvent
 
 GENESIS_HASH = "0" * 64
+# One encoder for every event hash: json.dumps with options builds a new one per call, which
+# was a tenth of the time verifying a long log took.
+_CHAIN_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(value: Any) -> str:
@@ -45,12 +48,9 @@ def event_hash(
     reason: str,
     prev_hash: str,
 ) -> str:
-    document = json.dumps(
+    document = _CHAIN_ENCODER.encode(
         [seq, occurred_at, actor, host, action, entity_type, entity_id, before, after, reason,
-         prev_hash],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+         prev_hash])
     return hashlib.sha256(document.encode("utf-8")).hexdigest()
 
 

@@ -50,6 +50,7 @@ SIGNED_FROM_SETTING = "identity.signed_from_seq"
 # present, a person who is not mapped to the connection's login writes nothing.
 DB_LOGINS_SETTING = "identity.db_logins"
 
+# In AuditEvent's field order (see _event_from_row).
 _COLUMNS = (
     audit_events.c.seq,
     audit_events.c.occurred_at,
@@ -272,22 +273,9 @@ class _SignedIdentity:
 
 
 def _event_from_row(row) -> AuditEvent:
-    return AuditEvent(
-        seq=row.seq,
-        occurred_at=row.occurred_at,
-        actor=row.actor,
-        host=row.host,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        before=row.before_json,
-        after=row.after_json,
-        reason=row.reason,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-        signer=row.signer,
-        signature=row.signature,
-    )
+    # _COLUMNS lists the columns in AuditEvent's field order: positional construction skips
+    # fourteen named lookups per row, which were a third of the time `audit verify` took.
+    return AuditEvent(*row)
 
 
 def iter_events(conn: Connection, *, batch_size: int = 20_000) -> Iterator[AuditEvent]:
