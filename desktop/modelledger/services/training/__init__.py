@@ -1,0 +1,1 @@
+"""Training: recipes run in a worker process, challengers judged against the champion."""

@@ -1,0 +1,321 @@
+"""Running a training recipe in a worker process of its own.
+
+Training runs code that is not ours (scikit-learn's fit, or a code recipe's ``train``) for
+minutes, with memory use we cannot predict, so every run gets a fresh process: a memory limit
+(``RLIMIT_AS``) applies to it alone, a time limit or a cancel kills it without harm to the
+window or the scheduler, and a recipe's ``print`` calls and warnings (even a native library's
+writes to file descriptors 1 and 2) land in the run's log file instead of our terminal. The
+worker never touches the workspace database: it writes the fitted model and the holdout rows
+into the run's scratch folder and returns a `TrainingOutcome`; the caller registers the version
+in one transaction, or nothing at all.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from modelledger.core.errors import InvalidInputError, ModelLedgerError
+from modelledger.core.monitoring import RunStatus, SourceKind, Task
+from modelledger.core.recipes import Recipe, RecipeKind, SplitKind
+
+ProgressCallback = Callable[[int, str], None]
+LOG_NAME = "training.log"
+MODEL_NAME = "model.skops"
+HOLDOUT_NAME = "holdout.parquet"
+MIN_HOLDOUT_ROWS = 50  # as core.performance: fewer labelled rows say little about a model
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    recipe: dict[str, Any]  # Recipe.to_dict()
+    output_dir: str  # the run's scratch folder: log, model file, holdout rows
+    started_at: datetime  # picks the file of a folder source, as a monitor slot does
+    code_path: str = ""  # a code recipe's file, already checked against its trusted SHA-256
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    status: RunStatus
+    error: str = ""
+    log: str = ""
+    model_path: str = ""
+    holdout_path: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    training_rows: int = 0
+    holdout_rows: int = 0
+    missing_share: dict[str, float] = field(default_factory=dict)  # feature -> share, training
+    data_reference: dict[str, Any] = field(default_factory=dict)  # what was read, exactly
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # of the training rows
+    schema: list[dict[str, str]] = field(default_factory=list)
+    fit_seconds: float = 0.0
+
+
+def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
+    """Run the recipe here, in this process. Never raises: a known problem or a bug becomes a
+    failed outcome whose log holds the traceback."""
+    output = Path(job.output_dir)
+    try:
+        recipe = Recipe.from_dict(job.recipe)
+        progress(5, f"Reading {recipe.source.describe()}")
+        frame, reference = _read(recipe, job.started_at)
+        progress(20, f"Read {len(frame):,} rows")
+        train, holdout = _split(recipe, frame)
+        progress(30, f"{len(train):,} training rows, {len(holdout):,} holdout rows "
+                     f"({recipe.split.describe()})")
+        estimator, fit_seconds = _fit(recipe, train, job.code_path)
+        progress(80, f"Fitted in {fit_seconds:.1f} s; scoring the holdout")
+        metrics = _holdout_metrics(recipe, estimator, holdout)
+        progress(90, "Saving the model")
+        model_path = output / MODEL_NAME
+        _save(estimator, model_path)
+        holdout_path = output / HOLDOUT_NAME
+        holdout[[*recipe.features, recipe.target]].to_parquet(holdout_path, index=False)
+
+        from modelledger.core.introspection import describe_estimator
+        from modelledger.services.data.fingerprints import fingerprint_frame
+
+        fingerprint, schema = fingerprint_frame(train[list(recipe.features)])
+        description = describe_estimator(estimator)
+        return TrainingOutcome(
+            RunStatus.SUCCEEDED, model_path=str(model_path), holdout_path=str(holdout_path),
+            metrics=metrics, parameters=dict(description.parameters) if description else {},
+            training_rows=len(train), holdout_rows=len(holdout),
+            missing_share={name: float(train[name].isna().mean()) for name in recipe.features},
+            data_reference=reference, fingerprint=fingerprint, schema=schema,
+            fit_seconds=fit_seconds)
+    except ModelLedgerError as exc:
+        print(f"failed: {exc}", flush=True)
+        return TrainingOutcome(RunStatus.FAILED, str(exc))
+    except MemoryError:
+        limit = job.recipe.get("memory_limit_mb")
+        message = (f"The training ran out of memory (its limit is {limit} MB). Raise the "
+                   "recipe's memory limit or train on fewer rows.")
+        print(message, flush=True)
+        return TrainingOutcome(RunStatus.FAILED, message)
+    except Exception as exc:
+        traceback.print_exc()
+        return TrainingOutcome(
+            RunStatus.FAILED, f"The recipe failed: {type(exc).__name__}: {exc}. The full "
+                              "traceback is in the run's log.")
+
+
+def _read(recipe: Recipe, started_at: datetime) -> tuple[Any, dict[str, Any]]:
+    from modelledger.services.data.sources import choose_folder_file, load_current, read_table
+    from modelledger.storage.artifacts import file_sha256
+
+    source = recipe.source
+    if source.kind is SourceKind.SQL:
+        frame, _ = load_current(source, started_at)
+        reference = {"kind": "sql", "url": source.url, "query": source.query,
+                     "read_at": datetime.now(UTC).isoformat()}
+    else:
+        path = (Path(source.path).expanduser() if source.kind is SourceKind.FILE
+                else choose_folder_file(source, started_at))
+        frame = read_table(path, "Training data")
+        reference = {"kind": "file", "path": str(path), "sha256": file_sha256(path)}
+    needed = [*recipe.features, recipe.target]
+    if recipe.split.kind is SplitKind.TIME:
+        needed.append(recipe.split.time_column)
+    missing = [name for name in dict.fromkeys(needed) if name not in frame.columns]
+    if missing:
+        raise InvalidInputError(
+            f"The training data has no column {', '.join(missing)}. It has "
+            f"{', '.join(map(str, frame.columns[:20]))}. Fix the recipe's columns or the data.")
+    labelled = frame[frame[recipe.target].notna()]
+    if labelled.empty:
+        raise InvalidInputError(f"The training data has no row with a value of the target "
+                                f"{recipe.target}.")
+    if len(labelled) < len(frame):
+        print(f"{len(frame) - len(labelled):,} rows without a target value left out", flush=True)
+    return labelled.reset_index(drop=True), reference
+
+
+def _split(recipe: Recipe, frame: Any) -> tuple[Any, Any]:
+    import numpy as np
+    import pandas as pd
+
+    rule = recipe.split
+    if rule.kind is SplitKind.RANDOM:
+        order = np.random.default_rng(recipe.seed).permutation(len(frame))
+        cut = round(len(frame) * rule.holdout_share)
+        train, holdout = frame.iloc[order[cut:]], frame.iloc[order[:cut]]
+    elif rule.kind is SplitKind.TIME:
+        stamps = pd.to_datetime(frame[rule.time_column], errors="coerce", utc=True)
+        if stamps.isna().all():
+            raise InvalidInputError(f"{rule.time_column} holds no date or time the split can "
+                                    f"cut on.")
+        cutoff = pd.Timestamp(rule.cutoff)
+        cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
+        train, holdout = frame[stamps < cutoff], frame[stamps >= cutoff]
+    else:
+        from modelledger.services.data.sources import read_table
+
+        holdout = read_table(Path(rule.holdout_path).expanduser(), "Holdout file")
+        missing = [name for name in (*recipe.features, recipe.target)
+                   if name not in holdout.columns]
+        if missing:
+            raise InvalidInputError(f"The holdout file has no column {', '.join(missing)}.")
+        train = frame
+    if train.empty:
+        raise InvalidInputError(f"The split ({rule.describe()}) leaves no training rows.")
+    if len(holdout) < MIN_HOLDOUT_ROWS:
+        raise InvalidInputError(
+            f"The split ({rule.describe()}) leaves {len(holdout)} holdout rows; at least "
+            f"{MIN_HOLDOUT_ROWS} are needed to measure the model.")
+    if recipe.task is Task.CLASSIFICATION:
+        classes = train[recipe.target].unique()
+        if len(classes) < 2:
+            raise InvalidInputError(
+                f"The target {recipe.target} has one class ({classes[0]}) in the training "
+                "rows; a classifier needs at least two.")
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def _fit(recipe: Recipe, train: Any, code_path: str) -> tuple[Any, float]:
+    features = train[list(recipe.features)]
+    started = time.perf_counter()
+    if recipe.kind is RecipeKind.DECLARATIVE:
+        from modelledger.services.training.pipeline import build_pipeline
+
+        estimator = build_pipeline(recipe, train)
+        estimator.fit(features, train[recipe.target])
+    else:
+        train_function = _load_train_function(code_path, recipe.code_filename)
+        estimator = train_function(train[[*recipe.features, recipe.target]].copy(),
+                                   dict(recipe.parameters))
+        if not callable(getattr(estimator, "predict", None)):
+            raise InvalidInputError(
+                f"train() in {recipe.code_filename} returned {type(estimator).__name__}, which "
+                "has no predict(); it must return the fitted estimator.")
+    return estimator, time.perf_counter() - started
+
+
+def _load_train_function(code_path: str, file_name: str) -> Callable[[Any, dict], Any]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("modelledger_recipe", code_path)
+    if spec is None or spec.loader is None:
+        raise InvalidInputError(f"{file_name} cannot be loaded as Python code.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    train_function = getattr(module, "train", None)
+    if not callable(train_function):
+        raise InvalidInputError(f"{file_name} has no function train(frame, params).")
+    return train_function
+
+
+def _holdout_metrics(recipe: Recipe, estimator: Any, holdout: Any) -> dict[str, float]:
+    import pandas as pd
+
+    from modelledger.core.performance import classification_metrics, regression_metrics
+
+    features = holdout[list(recipe.features)]
+    predictions = pd.Series(estimator.predict(features))
+    labels = holdout[recipe.target].reset_index(drop=True)
+    if recipe.task is Task.CLASSIFICATION:
+        scores = None
+        if callable(getattr(estimator, "predict_proba", None)):
+            probabilities = estimator.predict_proba(features)
+            if probabilities.shape[1] == 2:
+                scores = pd.Series(probabilities[:, 1])
+        result = classification_metrics(labels, predictions, scores,
+                                        min_sample=MIN_HOLDOUT_ROWS)
+    else:
+        result = regression_metrics(labels, predictions, min_sample=MIN_HOLDOUT_ROWS)
+    if result.note:
+        print(f"holdout metrics: {result.note}", flush=True)
+    return {name: round(float(value), 6) for name, value in result.metrics.items()
+            if value is not None}
+
+
+def _save(estimator: Any, path: Path) -> None:
+    from skops.io import dump
+
+    try:
+        dump(estimator, path)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"The fitted model cannot be saved with skops ({type(exc).__name__}: {exc}). "
+            "Return a scikit-learn estimator or pipeline from train().") from exc
+
+
+# -- the worker process -------------------------------------------------------------------------
+
+
+def _worker_main(job: TrainingJob, messages: Any, memory_limit_mb: int) -> None:
+    import resource
+
+    limit = memory_limit_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    log = os.open(Path(job.output_dir) / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    warnings.simplefilter("default")  # every warning once per place, into the log
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} training started (process {os.getpid()})",
+          flush=True)
+
+    def progress(percent: int, text: str) -> None:
+        print(f"{datetime.now(UTC):%H:%M:%S} {text}", flush=True)
+        messages.put(("progress", percent, text))
+
+    outcome = train_now(job, progress)
+    print(f"{datetime.now(UTC):%H:%M:%S} {outcome.status.value}", flush=True)
+    messages.put(("outcome", outcome))
+
+
+def train_in_worker(job: TrainingJob, progress: ProgressCallback, *,
+                    cancelled: threading.Event, time_limit_s: float,
+                    memory_limit_mb: int) -> TrainingOutcome:
+    """Run one job in a fresh process; stops it on cancel, at the time limit, or if it dies.
+    The outcome's log is the run's log file, whatever happened."""
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    process = context.Process(target=_worker_main, args=(job, messages, memory_limit_mb),
+                              name="modelledger-training", daemon=True)
+    process.start()
+    deadline = time.monotonic() + time_limit_s
+    outcome: TrainingOutcome | None = None
+    try:
+        while outcome is None:
+            try:
+                message = messages.get(timeout=0.2)
+            except queue.Empty:
+                message = None
+            if message is not None and message[0] == "progress":
+                progress(message[1], message[2])
+            elif message is not None:
+                outcome = message[1]
+            elif cancelled.is_set():
+                outcome = TrainingOutcome(RunStatus.CANCELLED, "Cancelled.")
+            elif time.monotonic() > deadline:
+                outcome = TrainingOutcome(
+                    RunStatus.FAILED, f"The training took longer than its time limit of "
+                                      f"{time_limit_s:g} s and was stopped. Raise the recipe's "
+                                      "time limit or train on fewer rows.")
+            elif not process.is_alive():
+                outcome = TrainingOutcome(
+                    RunStatus.FAILED, f"The training process stopped unexpectedly (exit code "
+                                      f"{process.exitcode}), e.g. killed, out of memory or a "
+                                      "crash in a native library.")
+    finally:
+        if process.is_alive() and (outcome is None or outcome.status is not RunStatus.SUCCEEDED):
+            process.kill()
+        process.join(10)
+        messages.close()
+    log_path = Path(job.output_dir) / LOG_NAME
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    if outcome.status is not RunStatus.SUCCEEDED and outcome.error not in log:
+        log += f"{outcome.error}\n"
+    return replace(outcome, log=log)
