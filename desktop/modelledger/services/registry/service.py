@@ -62,6 +62,19 @@ ENVIRONMENT_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops")
 
 
 @dataclass(frozen=True)
+class PreparedVersion:
+    """A version ready to be written: what `RegistryService.prepare_version` learned."""
+
+    model_name: str
+    info: ModelFileInfo | None
+    trusted: bool
+    trust_reason: str
+    parent_version: int | None
+    notes: str
+    values: dict[str, Any]  # the version row's columns known before the write
+
+
+@dataclass(frozen=True)
 class ModelFileInfo:
     """What an import learned from a model file before anything is written."""
 
@@ -242,7 +255,15 @@ class RegistryService:
         framework = _framework_of(description)
         return ModelFileInfo(artifact, description, framework)
 
-    def add_version(
+    def add_version(self, model_name: str, **details: Any) -> ModelVersion:
+        """Register a new version; the artifact is optional (a model scored elsewhere).
+        ``details`` are `prepare_version`'s."""
+        prepared = self.prepare_version(model_name, **details)
+        return self._write(lambda conn, audit, now: self.write_version(conn, audit, now,
+                                                                       prepared),
+                           lambda v: ChangeEvent("version", _version_key(v), "created"))
+
+    def prepare_version(
         self,
         model_name: str,
         *,
@@ -257,12 +278,16 @@ class RegistryService:
         environment: Mapping[str, str] | None = None,
         estimator: Any = None,
         training_frame: Any = None,
+        training_fingerprint: tuple[dict[str, Any], list[dict[str, str]]] | None = None,
         progress: ProgressCallback | None = None,
-    ) -> ModelVersion:
-        """Register a new version; the artifact is optional (a model scored elsewhere).
+    ) -> PreparedVersion:
+        """Everything about a new version that is learned before the write: the model file
+        stored and introspected, the training data fingerprinted.
 
         ``estimator`` / ``training_frame`` let a caller that already holds the fitted object
-        and its data (the demo, notebooks) skip re-reading them from files.
+        and its data (the demo, notebooks) skip re-reading them from files;
+        ``training_fingerprint`` is (fingerprint, schema) when the caller computed it already
+        (a training worker).
         """
         info = None
         if model_file is not None:
@@ -273,7 +298,9 @@ class RegistryService:
             description = describe_estimator(estimator)
         fingerprint: dict[str, Any] = {}
         schema: list[dict[str, str]] = []
-        if training_data is not None:
+        if training_fingerprint is not None:
+            fingerprint, schema = training_fingerprint
+        elif training_data is not None:
             fingerprint, schema = fingerprint_file(training_data)
         elif training_frame is not None:
             from modelledger.services.data.fingerprints import fingerprint_frame
@@ -295,36 +322,39 @@ class RegistryService:
             "environment_json": canonical_json(dict(environment or current_environment())),
             "notes": notes,
         }
+        return PreparedVersion(model_name, info, bool(trust_reason), trust_reason or "",
+                               parent_version, notes, values)
 
-        def unit(conn, audit, now):
-            model = repo.get_model(conn, model_name)
-            parent_id = None
-            if parent_version is not None:
-                parent_id = repo.get_version(conn, model, parent_version).id
-            if info is not None and not repo.artifact_known(conn, info.artifact.sha256):
-                repo.insert_artifact(conn, info.artifact, self.actor.user, now)
-                audit.append("artifact.stored", "artifact", info.artifact.sha256,
-                             after={"size_bytes": info.artifact.size_bytes,
-                                    "format": info.artifact.format.value,
-                                    "original_filename": info.artifact.original_filename})
-            if info is not None and trust_reason:
-                self._record_trust(conn, audit, now, info.artifact.sha256, trust_reason)
-            number = repo.next_version_number(conn, model.id)
-            version_id = repo.insert_version(conn, {
-                **values, "model_id": model.id, "version_number": number,
-                "stage": Stage.DEVELOPMENT.value, "parent_version_id": parent_id,
-                "created_by": self.actor.user, "created_at": now,
-            })
-            repo.record_stage_change(conn, version_id=version_id, from_stage=None,
-                                     to_stage=Stage.DEVELOPMENT, kind="created",
-                                     actor=self.actor.user, now=now, reason="version registered")
-            repo.touch_model(conn, model.id, now)
-            version = repo.get_version_by_id(conn, version_id)
-            audit.append("version.created", "version", f"{model.name}/v{number}",
-                         after=_version_record(version), reason=notes)
-            return version
-
-        return self._write(unit, lambda v: ChangeEvent("version", _version_key(v), "created"))
+    def write_version(self, conn: Connection, audit: AuditAppender, now: datetime,
+                      prepared: PreparedVersion) -> ModelVersion:
+        """The write of a prepared version, inside a caller's audited transaction."""
+        model = repo.get_model(conn, prepared.model_name)
+        info = prepared.info
+        parent_id = None
+        if prepared.parent_version is not None:
+            parent_id = repo.get_version(conn, model, prepared.parent_version).id
+        if info is not None and not repo.artifact_known(conn, info.artifact.sha256):
+            repo.insert_artifact(conn, info.artifact, self.actor.user, now)
+            audit.append("artifact.stored", "artifact", info.artifact.sha256,
+                         after={"size_bytes": info.artifact.size_bytes,
+                                "format": info.artifact.format.value,
+                                "original_filename": info.artifact.original_filename})
+        if info is not None and prepared.trusted:
+            self._record_trust(conn, audit, now, info.artifact.sha256, prepared.trust_reason)
+        number = repo.next_version_number(conn, model.id)
+        version_id = repo.insert_version(conn, {
+            **prepared.values, "model_id": model.id, "version_number": number,
+            "stage": Stage.DEVELOPMENT.value, "parent_version_id": parent_id,
+            "created_by": self.actor.user, "created_at": now,
+        })
+        repo.record_stage_change(conn, version_id=version_id, from_stage=None,
+                                 to_stage=Stage.DEVELOPMENT, kind="created",
+                                 actor=self.actor.user, now=now, reason="version registered")
+        repo.touch_model(conn, model.id, now)
+        version = repo.get_version_by_id(conn, version_id)
+        audit.append("version.created", "version", f"{model.name}/v{number}",
+                     after=_version_record(version), reason=prepared.notes)
+        return version
 
     def trust_artifact(self, model_name: str, version_number: int, reason: str) -> None:
         """Record that someone vouches for a pickle/joblib artifact, so it may be unpickled."""
@@ -385,35 +415,50 @@ class RegistryService:
         _require_text(reason, "reason")
         target = Stage(target)
 
-        def unit(conn, audit, now):
-            version = repo.get_version(conn, repo.get_model(conn, model_name), version_number)
-            lifecycle.check_direct_move(version.stage, target)
-            return self._change_stage(conn, audit, now, version, target, "transition", reason)
+        return self._write(
+            lambda conn, audit, now: self.write_stage_move(conn, audit, now, model_name,
+                                                           version_number, target, reason),
+            lambda v: ChangeEvent("version", _version_key(v), "stage"))
 
-        return self._write(unit, lambda v: ChangeEvent("version", _version_key(v), "stage"))
+    def write_stage_move(self, conn: Connection, audit: AuditAppender, now: datetime,
+                         model_name: str, version_number: int, target: Stage,
+                         reason: str) -> ModelVersion:
+        """`move_to_stage` inside a caller's audited transaction."""
+        version = repo.get_version(conn, repo.get_model(conn, model_name), version_number)
+        lifecycle.check_direct_move(version.stage, target)
+        return self._change_stage(conn, audit, now, version, target, "transition", reason)
 
     def request_promotion(self, model_name: str, version_number: int,
                           reason: str) -> PromotionRequest:
         _require_text(reason, "reason")
+        return self._write(
+            lambda conn, audit, now: self.write_promotion_request(conn, audit, now, model_name,
+                                                                  version_number, reason),
+            lambda r: ChangeEvent("promotion", str(r.id), "requested"))
 
-        def unit(conn, audit, now):
-            version = repo.get_version(conn, repo.get_model(conn, model_name), version_number)
-            lifecycle.check_promotion_request(version.stage,
-                                              repo.has_pending_request(conn, version.id))
-            request_id = repo.insert_request(conn, {
-                "version_id": version.id, "target_stage": Stage.PRODUCTION.value,
-                "requested_by": self.actor.user, "requested_at": now, "reason": reason,
-                "status": RequestStatus.PENDING.value,
-            })
-            request = repo.get_request(conn, request_id)[0]
-            audit.append("promotion.requested", "promotion_request", _request_key(request),
-                         after={"model": model_name, "version": version_number,
-                                "target_stage": Stage.PRODUCTION.value,
-                                "requester_role": _role_of(conn, self.actor.user),
-                                "developer": version.created_by}, reason=reason)
-            return request
-
-        return self._write(unit, lambda r: ChangeEvent("promotion", str(r.id), "requested"))
+    def write_promotion_request(self, conn: Connection, audit: AuditAppender, now: datetime,
+                                model_name: str, version_number: int, reason: str, *,
+                                evidence: Mapping[str, Any] | None = None) -> PromotionRequest:
+        """`request_promotion` inside a caller's audited transaction; ``evidence`` (what a
+        training run found) goes into the request's audit event."""
+        version = repo.get_version(conn, repo.get_model(conn, model_name), version_number)
+        lifecycle.check_promotion_request(version.stage,
+                                          repo.has_pending_request(conn, version.id))
+        request_id = repo.insert_request(conn, {
+            "version_id": version.id, "target_stage": Stage.PRODUCTION.value,
+            "requested_by": self.actor.user, "requested_at": now, "reason": reason,
+            "status": RequestStatus.PENDING.value,
+        })
+        request = repo.get_request(conn, request_id)[0]
+        after = {"model": model_name, "version": version_number,
+                 "target_stage": Stage.PRODUCTION.value,
+                 "requester_role": _role_of(conn, self.actor.user),
+                 "developer": version.created_by}
+        if evidence:
+            after["evidence"] = dict(evidence)
+        audit.append("promotion.requested", "promotion_request", _request_key(request),
+                     after=after, reason=reason)
+        return request
 
     def approve_promotion(self, request_id: int, reason: str,
                           conditions: str = "") -> ModelVersion:
