@@ -68,7 +68,7 @@ def test_a_declarative_recipe_trains_in_a_worker_and_reports_what_it_read(cancer
     assert outcome.data_reference["kind"] == "file" and len(outcome.data_reference["sha256"]) == 64
     assert outcome.parameters["model__class_weight"] == "balanced"
     assert outcome.fingerprint["rows"] == 455
-    assert Path(outcome.model_path).is_file() and Path(outcome.holdout_path).is_file()
+    assert Path(outcome.model_path).is_file() and outcome.comparison is None
     assert "Fitted in" in outcome.log and "succeeded" in outcome.log
     assert any("training rows" in text for text in seen)
 
@@ -281,3 +281,27 @@ def test_a_recipe_is_stored_and_read_back_whole(cancer):
                      split=SplitRule(SplitKind.TIME, time_column="seen", cutoff="2026-01-20"))
     assert Recipe.from_dict(recipe.to_dict()) == recipe
     assert "LogisticRegression predicting target" in recipe.describe()
+
+
+def test_a_challenger_is_compared_with_the_champion_on_the_same_holdout_rows(cancer, tmp_path):
+    from modelledger.core.challenger import Comparison
+
+    path, features = cancer
+    numeric = [name for name in features if name != "clinic"]
+    champion = train_now(_job(_recipe(path, numeric, estimator="DecisionTreeClassifier",
+                                      hyperparameters={"max_depth": 1}), tmp_path / "champion"),
+                         lambda *_: None)
+    assert champion.status is RunStatus.SUCCEEDED
+    job = TrainingJob(_recipe(path, features).to_dict(), str(tmp_path), datetime.now(UTC),
+                      champion_path=champion.model_path, champion_format="skops",
+                      slice_column="clinic")
+    outcome = train_now(job, lambda *_: None)
+
+    assert outcome.status is RunStatus.SUCCEEDED, outcome.error
+    comparison = Comparison.from_dict(outcome.comparison)
+    assert comparison.rows == outcome.holdout_rows == 114
+    accuracy = comparison.difference("accuracy")
+    assert accuracy.challenger == pytest.approx(outcome.metrics["accuracy"])
+    assert accuracy.champion == pytest.approx(champion.metrics["accuracy"])
+    assert comparison.difference("roc_auc").improvement > 0
+    assert {s.value for s in comparison.slices} == {"north", "south", "east"}

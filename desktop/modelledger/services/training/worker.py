@@ -32,7 +32,6 @@ from modelledger.core.recipes import Recipe, RecipeKind, SplitKind
 ProgressCallback = Callable[[int, str], None]
 LOG_NAME = "training.log"
 MODEL_NAME = "model.skops"
-HOLDOUT_NAME = "holdout.parquet"
 MIN_HOLDOUT_ROWS = 50  # as core.performance: fewer labelled rows say little about a model
 
 
@@ -42,6 +41,11 @@ class TrainingJob:
     output_dir: str  # the run's scratch folder: log, model file, holdout rows
     started_at: datetime  # picks the file of a folder source, as a monitor slot does
     code_path: str = ""  # a code recipe's file, already checked against its trusted SHA-256
+    # The champion it challenges, scored on the same holdout rows; none for a first version.
+    champion_path: str = ""
+    champion_format: str = ""
+    champion_trusted: bool = False
+    slice_column: str = ""  # repeat the comparison per slice of this column
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class TrainingOutcome:
     error: str = ""
     log: str = ""
     model_path: str = ""
-    holdout_path: str = ""
+    comparison: dict[str, Any] | None = None  # core.challenger.Comparison.to_dict()
     metrics: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     training_rows: int = 0
@@ -77,11 +81,13 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
         estimator, fit_seconds = _fit(recipe, train, job.code_path)
         progress(80, f"Fitted in {fit_seconds:.1f} s; scoring the holdout")
         metrics = _holdout_metrics(recipe, estimator, holdout)
+        comparison = None
+        if job.champion_path:
+            progress(85, "Comparing with the champion on the same holdout rows")
+            comparison = _compare_with_champion(job, recipe, estimator, holdout)
         progress(90, "Saving the model")
         model_path = output / MODEL_NAME
         _save(estimator, model_path)
-        holdout_path = output / HOLDOUT_NAME
-        holdout[[*recipe.features, recipe.target]].to_parquet(holdout_path, index=False)
 
         from modelledger.core.introspection import describe_estimator
         from modelledger.services.data.fingerprints import fingerprint_frame
@@ -89,7 +95,7 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
         fingerprint, schema = fingerprint_frame(train[list(recipe.features)])
         description = describe_estimator(estimator)
         return TrainingOutcome(
-            RunStatus.SUCCEEDED, model_path=str(model_path), holdout_path=str(holdout_path),
+            RunStatus.SUCCEEDED, model_path=str(model_path), comparison=comparison,
             metrics=metrics, parameters=dict(description.parameters) if description else {},
             training_rows=len(train), holdout_rows=len(holdout),
             missing_share={name: float(train[name].isna().mean()) for name in recipe.features},
@@ -217,19 +223,12 @@ def _load_train_function(code_path: str, file_name: str) -> Callable[[Any, dict]
 
 
 def _holdout_metrics(recipe: Recipe, estimator: Any, holdout: Any) -> dict[str, float]:
-    import pandas as pd
 
     from modelledger.core.performance import classification_metrics, regression_metrics
 
-    features = holdout[list(recipe.features)]
-    predictions = pd.Series(estimator.predict(features))
+    predictions, scores = _predictions(recipe, estimator, holdout[list(recipe.features)])
     labels = holdout[recipe.target].reset_index(drop=True)
     if recipe.task is Task.CLASSIFICATION:
-        scores = None
-        if callable(getattr(estimator, "predict_proba", None)):
-            probabilities = estimator.predict_proba(features)
-            if probabilities.shape[1] == 2:
-                scores = pd.Series(probabilities[:, 1])
         result = classification_metrics(labels, predictions, scores,
                                         min_sample=MIN_HOLDOUT_ROWS)
     else:
@@ -238,6 +237,48 @@ def _holdout_metrics(recipe: Recipe, estimator: Any, holdout: Any) -> dict[str, 
         print(f"holdout metrics: {result.note}", flush=True)
     return {name: round(float(value), 6) for name, value in result.metrics.items()
             if value is not None}
+
+
+def _predictions(recipe: Recipe, estimator: Any, features: Any) -> tuple[Any, Any]:
+    """(predicted labels or values, positive-class probability or None)."""
+    import pandas as pd
+
+    predictions = pd.Series(estimator.predict(features))
+    scores = None
+    if recipe.task is Task.CLASSIFICATION and callable(getattr(estimator, "predict_proba", None)):
+        probabilities = estimator.predict_proba(features)
+        if probabilities.shape[1] == 2:
+            scores = pd.Series(probabilities[:, 1])
+    return predictions, scores
+
+
+def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,
+                           holdout: Any) -> dict[str, Any]:
+    from modelledger.core.challenger import compare_on_same_rows
+    from modelledger.core.domain import ArtifactFormat
+    from modelledger.services.registry.model_files import load_model_file
+
+    champion = load_model_file(Path(job.champion_path), ArtifactFormat(job.champion_format),
+                               trusted=job.champion_trusted)
+    features = holdout[list(recipe.features)]
+    try:
+        champion_predictions, champion_scores = _predictions(recipe, champion, features)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"The champion cannot score the holdout rows ({type(exc).__name__}: {exc}); it "
+            "was trained on other features, so the two cannot be compared on the same rows."
+        ) from exc
+    challenger_predictions, challenger_scores = _predictions(recipe, challenger, features)
+    both_scored = champion_scores is not None and challenger_scores is not None
+    if job.slice_column and job.slice_column not in holdout.columns:
+        raise InvalidInputError(f"The slice column {job.slice_column} is not in the data.")
+    comparison = compare_on_same_rows(
+        recipe.task.value, holdout[recipe.target].reset_index(drop=True),
+        champion_predictions, challenger_predictions,
+        champion_scores=champion_scores if both_scored else None,
+        challenger_scores=challenger_scores if both_scored else None,
+        slice_by=holdout[job.slice_column] if job.slice_column else None, seed=recipe.seed)
+    return comparison.to_dict()
 
 
 def _save(estimator: Any, path: Path) -> None:
@@ -263,6 +304,9 @@ def _worker_main(job: TrainingJob, messages: Any, memory_limit_mb: int) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     warnings.simplefilter("default")  # every warning once per place, into the log
+    # skops takes a second to import (it lists every scikit-learn estimator); do that while
+    # the data is read and the model fitted, which mostly run outside the GIL.
+    threading.Thread(target=_import_skops, name="import-skops", daemon=True).start()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} training started (process {os.getpid()})",
           flush=True)
 
@@ -273,6 +317,10 @@ def _worker_main(job: TrainingJob, messages: Any, memory_limit_mb: int) -> None:
     outcome = train_now(job, progress)
     print(f"{datetime.now(UTC):%H:%M:%S} {outcome.status.value}", flush=True)
     messages.put(("outcome", outcome))
+
+
+def _import_skops() -> None:
+    import skops.io  # noqa: F401
 
 
 def train_in_worker(job: TrainingJob, progress: ProgressCallback, *,
