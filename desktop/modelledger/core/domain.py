@@ -50,10 +50,11 @@ class ArtifactFormat(enum.StrEnum):
     ONNX = "onnx"
     OTHER = "other"
     DATASET = "dataset"  # a monitor's reference data, stored as Parquet
+    CODE = "code"  # a training recipe's Python file
 
     @property
     def executes_code_on_load(self) -> bool:
-        return self in (ArtifactFormat.PICKLE, ArtifactFormat.JOBLIB)
+        return self in (ArtifactFormat.PICKLE, ArtifactFormat.JOBLIB, ArtifactFormat.CODE)
 
 
 class EventSigner(Protocol):

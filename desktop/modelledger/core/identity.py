@@ -119,6 +119,14 @@ _PERMISSION_OF_ACTION = {
     "model_card.edited": Permission.DEVELOP,
     "promotion.requested": Permission.DEVELOP,
     "monitor.run_requested": Permission.DEVELOP,
+    # Training: a recipe, each run's outcome and the gate's verdict (a passed gate moves the
+    # challenger to staging and asks for promotion: what a developer does by hand).
+    "recipe.saved": Permission.DEVELOP,
+    "training.succeeded": Permission.DEVELOP,
+    "training.failed": Permission.DEVELOP,
+    "training.cancelled": Permission.DEVELOP,
+    "gate.passed": Permission.DEVELOP,
+    "gate.failed": Permission.DEVELOP,
     "promotion.approved": Permission.VALIDATE,
     "promotion.rejected": Permission.VALIDATE,
     "model.updated": Permission.OWN_MODEL,
@@ -162,7 +170,8 @@ def model_of_event(action: str, entity_type: str, entity_id: str, after: str) ->
     """The model an event is about, for the rule that owners act on their own models only."""
     if entity_type == "model":
         return entity_id
-    if entity_type in ("version", "promotion_request", "monitor", "model_card"):
+    if entity_type in ("version", "promotion_request", "monitor", "model_card",
+                       "training_recipe", "training_run"):
         return entity_id.split("/", 1)[0]
     if entity_type == "alert" and '"model":' in after:
         model = json.loads(after).get("model")

@@ -136,6 +136,14 @@ class AuditAppender:
         self._prev_hash = digest
         return AuditEvent(**fields, hash=digest, signer=signer, signature=signature)
 
+    def check_allowed(self, action: str, entity_type: str, entity_id: str,
+                      after: Mapping[str, Any] | None = None) -> None:
+        """Raise now what `append` of this action would raise (not signed in, a role that does
+        not allow it), before long work whose result could then not be recorded."""
+        if self._identity is not None:
+            self._identity.check(action, entity_type, entity_id, "",
+                                 canonical_json(dict(after or {})))
+
     def _signs(self, action: str) -> bool:
         """A scheduler's events are vouched for by its checkpoints; the bootstrap event is the
         first signed one, written before the setting that turns signing on."""

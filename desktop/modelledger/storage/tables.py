@@ -401,3 +401,43 @@ model_card_texts = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(120), nullable=False),
 )
+
+# A model's training recipe, versioned: a change adds a row, the newest is the one that trains.
+training_recipes = Table(
+    "training_recipes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("recipe_version", Integer, nullable=False),
+    Column("recipe_json", Text, nullable=False),  # core.recipes.Recipe.to_dict()
+    Column("gate_json", Text, nullable=True),  # core.promotion_gate.GateRule.to_dict()
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("model_id", "recipe_version", name="uq_training_recipes_model_version"),
+)
+
+# Every training run that ended, written once with its outcome (a run that is still going
+# lives only in the instance running it, so a crash leaves nothing half-written).
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("recipe_id", Integer, ForeignKey("training_recipes.id"), nullable=False),
+    Column("trigger", String(20), nullable=False),  # manual | schedule | alert | reproduce
+    Column("cause", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # succeeded | failed | cancelled
+    Column("started_by", String(120), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("log", Text, nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("champion_version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("comparison_json", Text, nullable=True),  # core.challenger.Comparison.to_dict()
+    Column("gate_json", Text, nullable=True),  # core.promotion_gate.GateVerdict.to_dict()
+    Column("request_id", Integer, ForeignKey("promotion_requests.id"), nullable=True),
+    Column("data_reference_json", Text, nullable=False),
+    Index("ix_training_runs_model", "model_id", "finished_at"),
+)

@@ -209,13 +209,16 @@ def _fit(recipe: Recipe, train: Any, code_path: str) -> tuple[Any, float]:
 
 
 def _load_train_function(code_path: str, file_name: str) -> Callable[[Any, dict], Any]:
+    import importlib.machinery
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("modelledger_recipe", code_path)
-    if spec is None or spec.loader is None:
+    # The stored file is named by its hash, without ".py": name the loader explicitly.
+    loader = importlib.machinery.SourceFileLoader("modelledger_recipe", code_path)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    if spec is None:
         raise InvalidInputError(f"{file_name} cannot be loaded as Python code.")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     train_function = getattr(module, "train", None)
     if not callable(train_function):
         raise InvalidInputError(f"{file_name} has no function train(frame, params).")

@@ -18,6 +18,7 @@ from modelledger.services.identity import keystore
 from modelledger.services.identity.service import IdentityService
 from modelledger.services.monitoring.service import MonitoringService
 from modelledger.services.registry.service import RegistryService
+from modelledger.services.training.service import TrainingService
 from modelledger.storage.artifacts import ArtifactStore
 from modelledger.storage.database import Database
 from modelledger.storage.tables import utc_now
@@ -80,6 +81,8 @@ class Workspace:
         self.health = HealthChartsService(database)
         self.cards = ModelCardService(database, self.actor, self.changes, clock=clock)
         self.identity = IdentityService(database, self.actor, self.changes, clock=clock)
+        self.training = TrainingService(database, self.artifacts, self.actor, self.changes,
+                                        self.registry, clock=clock)
 
 
     @classmethod

@@ -1,0 +1,285 @@
+"""Training a model's next version from its recipe, judging it, and asking for promotion.
+
+A run reads what it needs in one short read, trains in a worker process (minutes, no
+transaction open), then writes everything it found in one audited transaction: the run, the
+challenger version (in Development, its parent the champion it challenges), the comparison and
+the gate's verdict, and, when the gate passed, the challenger's move to Staging and a promotion
+request carrying the evidence. A run that fails or is cancelled writes only the failed run.
+A person still approves the request, with a signed decision: the gate never promotes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from modelledger.core.domain import Actor, ArtifactFormat, ArtifactRef, Stage
+from modelledger.core.errors import InvalidInputError, NotFoundError, UntrustedModelError
+from modelledger.core.monitoring import RunStatus
+from modelledger.core.promotion_gate import GateRule, TrainingDataFacts, judge
+from modelledger.core.recipes import Recipe, RecipeKind
+from modelledger.core.training import StoredRecipe, TrainingRun, Trigger
+from modelledger.services.changes.events import ChangeBus, ChangeEvent
+from modelledger.services.changes.unit_of_work import Clock, audited_write
+from modelledger.services.registry.service import RegistryService
+from modelledger.services.training.worker import TrainingJob, TrainingOutcome, train_in_worker
+from modelledger.storage import repositories as repo
+from modelledger.storage import training_repo
+from modelledger.storage.artifacts import ArtifactStore
+from modelledger.storage.audit_log import AuditAppender
+from modelledger.storage.database import Database
+from modelledger.storage.tables import utc_now
+
+ProgressCallback = Callable[[int, str], None]
+RECIPE_ENTITY = "training_recipe"
+RUN_ENTITY = "training_run"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a run needs from the workspace, read before the worker starts."""
+
+    stored: StoredRecipe
+    champion_number: int | None
+    champion_id: int | None
+    job_champion: dict[str, Any]  # TrainingJob's champion_* fields
+    code_path: str
+    expected_features: tuple[str, ...]
+
+
+class TrainingService:
+    def __init__(self, database: Database, artifacts: ArtifactStore, actor: Actor,
+                 bus: ChangeBus, registry: RegistryService, *, clock: Clock = utc_now) -> None:
+        self._db = database
+        self._artifacts = artifacts
+        self.actor = actor
+        self._bus = bus
+        self._registry = registry
+        self._clock = clock
+
+    # -- recipes ----------------------------------------------------------------------------------
+
+    def save_recipe(self, model_name: str, recipe: Recipe, *, gate: GateRule | None = None,
+                    reason: str, code_file: Path | None = None) -> StoredRecipe:
+        """Store a new version of the model's recipe. A code recipe gives its ``code_file``,
+        which is stored by its SHA-256 and runs only once someone trusts that hash."""
+        if not reason.strip():
+            raise InvalidInputError("Say why the recipe changes (the reason is audited).")
+        code_ref = None
+        if code_file is not None:
+            code_ref = self._store_code(code_file)
+            recipe = recipe.with_code(code_ref.sha256, code_file.name)
+        elif recipe.kind is RecipeKind.CODE and not self._artifacts.path_for(
+                recipe.code_sha256).exists():
+            raise InvalidInputError("Give the recipe's Python file: the stored code it names "
+                                    "is not in this workspace.")
+
+        def unit(conn, audit: AuditAppender, now: datetime) -> StoredRecipe:
+            model = repo.get_model(conn, model_name)
+            if code_ref is not None and not repo.artifact_known(conn, code_ref.sha256):
+                repo.insert_artifact(conn, code_ref, self.actor.user, now)
+                audit.append("artifact.stored", "artifact", code_ref.sha256,
+                             after={"size_bytes": code_ref.size_bytes, "format": "code",
+                                    "original_filename": code_ref.original_filename})
+            number = training_repo.insert_recipe(conn, model.id, recipe, gate, self.actor.user,
+                                                 now, reason)
+            audit.append("recipe.saved", RECIPE_ENTITY, f"{model.name}/r{number}",
+                         after={"model": model.name, "recipe_version": number,
+                                "recipe": recipe.to_dict(),
+                                "gate": gate.to_dict() if gate else None}, reason=reason)
+            stored = training_repo.current_recipe(conn, model.id)
+            assert stored is not None  # written just above, in this transaction
+            return stored
+
+        return audited_write(self._db, self.actor, self._bus, unit,
+                             lambda r: ChangeEvent("training", r.model_name, "recipe"),
+                             clock=self._clock)
+
+    def trust_recipe_code(self, model_name: str, reason: str) -> None:
+        """Vouch for the current code recipe's file (its SHA-256), so that it may run."""
+        stored = self.current_recipe(model_name)
+        if stored is None or stored.recipe.kind is not RecipeKind.CODE:
+            raise InvalidInputError(f"{model_name}'s recipe is not a code recipe; there is no "
+                                    "code to trust.")
+        if not reason.strip():
+            raise InvalidInputError("Say why this code can be trusted (the reason is audited).")
+        sha256 = stored.recipe.code_sha256
+
+        def unit(conn, audit: AuditAppender, now: datetime) -> None:
+            if repo.artifact_trusted(conn, sha256):
+                return
+            repo.insert_artifact_trust(conn, sha256, self.actor.user, now, reason)
+            audit.append("artifact.trusted", "artifact", sha256,
+                         after={"trusted_by": self.actor.user, "model": model_name,
+                                "file": stored.recipe.code_filename}, reason=reason)
+
+        audited_write(self._db, self.actor, self._bus, unit,
+                      lambda _: ChangeEvent("training", model_name, "trusted"), clock=self._clock)
+
+    def current_recipe(self, model_name: str) -> StoredRecipe | None:
+        def query(conn):
+            return training_repo.current_recipe(conn, repo.get_model(conn, model_name).id)
+
+        return self._db.read(query)
+
+    def recipe_history(self, model_name: str) -> list[StoredRecipe]:
+        return self._db.read(lambda conn: training_repo.recipe_history(
+            conn, repo.get_model(conn, model_name).id))
+
+    def list_runs(self, model_name: str, limit: int = 100) -> list[TrainingRun]:
+        return self._db.read(lambda conn: training_repo.list_runs(
+            conn, repo.get_model(conn, model_name).id, limit))
+
+    def get_run(self, run_id: int) -> TrainingRun:
+        run = self._db.read(lambda conn: training_repo.get_run(conn, run_id))
+        if run is None:
+            raise NotFoundError(f"There is no training run #{run_id}.")
+        return run
+
+    # -- training ---------------------------------------------------------------------------------
+
+    def train(self, model_name: str, *, trigger: Trigger = Trigger.MANUAL, cause: str = "",
+              progress: ProgressCallback | None = None,
+              cancelled: threading.Event | None = None) -> TrainingRun:
+        """Train the model's next version from its current recipe and record the outcome.
+        Returns the recorded run, failed or not; raises only when nothing could start."""
+        started_at = self._clock()
+        plan = self._db.read(lambda conn: self._plan(conn, model_name))
+        recipe = plan.stored.recipe
+        report = progress or (lambda percent, text: None)
+        with tempfile.TemporaryDirectory(prefix="modelledger-training-") as scratch:
+            job = TrainingJob(recipe.to_dict(), scratch, started_at, plan.code_path,
+                              **plan.job_champion)
+            outcome = train_in_worker(job, report, cancelled=cancelled or threading.Event(),
+                                      time_limit_s=recipe.time_limit_s,
+                                      memory_limit_mb=recipe.memory_limit_mb)
+            report(95, "Recording the outcome")
+            return self._record(plan, outcome, trigger, cause or f"{trigger.value} retrain",
+                                started_at)
+
+    def _plan(self, conn, model_name: str) -> _Plan:
+        model = repo.get_model(conn, model_name)
+        stored = training_repo.current_recipe(conn, model.id)
+        if stored is None:
+            raise InvalidInputError(
+                f"{model_name} has no training recipe yet. Add one on the model's Training tab "
+                f"or with `modelledger recipe set {model_name} recipe.toml`.")
+        AuditAppender(conn, self.actor, self._clock()).check_allowed(
+            "training.succeeded", RUN_ENTITY, f"{model_name}/next", {"model": model_name})
+        code_path = ""
+        if stored.recipe.kind is RecipeKind.CODE:
+            sha256 = stored.recipe.code_sha256
+            if not repo.artifact_trusted(conn, sha256):
+                raise UntrustedModelError(
+                    f"{model_name}'s code recipe {stored.recipe.code_filename} (SHA-256 "
+                    f"{sha256[:12]}…) has not been trusted. Read it, then trust it on the "
+                    f"Training tab or with `modelledger recipe trust {model_name} --reason …`; "
+                    "it runs only after that.")
+            code_path = str(self._artifacts.verified_path(sha256))
+        champion = repo.production_version(conn, model.id)
+        job_champion: dict[str, Any] = {}
+        expected: tuple[str, ...] = stored.recipe.features
+        if champion is not None:
+            expected = tuple(column["name"] for column in champion.feature_schema) or expected
+            if champion.artifact is not None:
+                job_champion = {
+                    "champion_path": str(self._artifacts.verified_path(champion.artifact.sha256)),
+                    "champion_format": champion.artifact.format.value,
+                    "champion_trusted": repo.artifact_trusted(conn, champion.artifact.sha256)}
+        return _Plan(stored, champion.version_number if champion else None,
+                     champion.id if champion else None, job_champion, code_path, expected)
+
+    def _record(self, plan: _Plan, outcome: TrainingOutcome, trigger: Trigger, cause: str,
+                started_at: datetime) -> TrainingRun:
+        stored = plan.stored
+        prepared = None
+        if outcome.status is RunStatus.SUCCEEDED:
+            prepared = self._registry.prepare_version(
+                stored.model_name, model_file=Path(outcome.model_path),
+                metrics=outcome.metrics, parent_version=plan.champion_number,
+                notes=f"trained by recipe r{stored.recipe_version} ({cause})",
+                parameters={"training_rows": outcome.training_rows,
+                            "holdout_rows": outcome.holdout_rows},
+                training_fingerprint=(
+                    {**outcome.fingerprint, "source": outcome.data_reference,
+                     "recipe_sha256": _recipe_hash(stored.recipe)}, outcome.schema))
+        verdict = None
+        if prepared is not None and stored.gate is not None and outcome.comparison is not None:
+            from modelledger.core.challenger import Comparison
+
+            verdict = judge(stored.gate, Comparison.from_dict(outcome.comparison),
+                            TrainingDataFacts(outcome.training_rows, outcome.missing_share),
+                            stored.recipe.features, plan.expected_features)
+
+        def unit(conn, audit: AuditAppender, now: datetime) -> TrainingRun:
+            version = None
+            request = None
+            if prepared is not None:
+                version = self._registry.write_version(conn, audit, now, prepared)
+            values = {
+                "model_id": repo.get_model(conn, stored.model_name).id,
+                "recipe_id": stored.id, "trigger": trigger.value, "cause": cause,
+                "status": outcome.status.value, "started_by": self.actor.user,
+                "started_at": started_at, "finished_at": now, "error": outcome.error,
+                "log": outcome.log, "version_id": version.id if version else None,
+                "champion_version_id": plan.champion_id,
+                "comparison_json": outcome.comparison,
+                "gate_json": verdict.to_dict() if verdict else None,
+                "data_reference_json": outcome.data_reference,
+            }
+            run_id = training_repo.insert_run(conn, values)
+            summary = {"model": stored.model_name, "recipe_version": stored.recipe_version,
+                       "trigger": trigger.value, "cause": cause,
+                       "version": version.version_number if version else None,
+                       "champion": plan.champion_number,
+                       "metrics": outcome.metrics, "data": outcome.data_reference}
+            if outcome.status is not RunStatus.SUCCEEDED:
+                summary["error"] = outcome.error
+            audit.append(f"training.{outcome.status.value}", RUN_ENTITY,
+                         f"{stored.model_name}/{run_id}",
+                         after=summary, reason=cause)
+            if verdict is not None and version is not None:
+                audit.append("gate.passed" if verdict.passed else "gate.failed", "version",
+                             f"{stored.model_name}/v{version.version_number}",
+                             after=verdict.to_dict(), reason=cause)
+                if verdict.passed:
+                    self._registry.write_stage_move(
+                        conn, audit, now, stored.model_name, version.version_number,
+                        Stage.STAGING, "passed the promotion gate")
+                    request = self._registry.write_promotion_request(
+                        conn, audit, now, stored.model_name, version.version_number,
+                        f"passed the promotion gate against v{plan.champion_number}",
+                        evidence={"training_run": run_id, "gate": verdict.to_dict(),
+                                  "comparison": outcome.comparison})
+                    training_repo.set_run_request(conn, run_id, request.id)
+            run = training_repo.get_run(conn, run_id)
+            assert run is not None  # written just above, in this transaction
+            return run
+
+        return audited_write(self._db, self.actor, self._bus, unit,
+                             lambda r: ChangeEvent("training", r.model_name, "run"),
+                             clock=self._clock)
+
+    def _store_code(self, code_file: Path) -> ArtifactRef:
+        if not code_file.is_file():
+            raise InvalidInputError(f"The recipe file {code_file} does not exist.")
+        if code_file.suffix != ".py":
+            raise InvalidInputError(f"{code_file.name} is not a Python file (.py).")
+        text = code_file.read_text(encoding="utf-8", errors="replace")
+        if "def train(" not in text:
+            raise InvalidInputError(f"{code_file.name} has no function train(frame, params).")
+        sha256, size = self._artifacts.put(code_file)
+        return ArtifactRef(sha256, size, ArtifactFormat.CODE, code_file.name)
+
+
+def _recipe_hash(recipe: Recipe) -> str:
+    import hashlib
+
+    from modelledger.core.audit_chain import canonical_json
+
+    return hashlib.sha256(canonical_json(recipe.to_dict()).encode("utf-8")).hexdigest()
