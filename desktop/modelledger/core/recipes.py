@@ -7,9 +7,10 @@ trusted that hash). Either names its data (any monitor data source), the target 
 columns, how rows are split into training and holdout, and the random seed, so that a run can be
 repeated and its result compared with the version it challenges.
 
-Recipes are written by people in TOML or JSON (the CLI) or in a form (the GUI); both end as the
-same ``Recipe``. Estimator classes are named from ``ESTIMATORS`` rather than imported by any
-dotted path so that a recipe cannot make the worker import arbitrary code.
+Recipes are written by people in TOML or JSON (the CLI; an optional ``[gate]`` table holds the
+promotion gate) or in a form (the GUI); both end as the same ``Recipe``. Estimator classes are
+named from ``ESTIMATORS`` rather than imported by any dotted path so that a recipe cannot make
+the worker import arbitrary code.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from modelledger.core.errors import InvalidInputError
 from modelledger.core.monitoring import DataSource, Task
+from modelledger.core.promotion_gate import GateRule
 
 # Estimator name -> (import path, the task it solves). Hyper-parameters are passed as given and
 # scikit-learn itself refuses unknown ones; the worker reports that as a failed run.
@@ -225,8 +227,9 @@ class Recipe:
         return replace(self, kind=RecipeKind.CODE, code_sha256=sha256, code_filename=filename)
 
 
-def parse_recipe(text: str, *, file_name: str = "recipe.toml") -> Recipe:
-    """A recipe from TOML or JSON text (by the file's extension; .json is JSON, else TOML)."""
+def parse_recipe(text: str, *, file_name: str = "recipe.toml") -> tuple[Recipe, GateRule | None]:
+    """A recipe, and its promotion gate when the text has a ``gate`` table, from TOML or JSON
+    text (by the file's extension; .json is JSON, else TOML)."""
     try:
         data = (json.loads(text) if file_name.lower().endswith(".json")
                 else tomllib.loads(text))
@@ -236,7 +239,12 @@ def parse_recipe(text: str, *, file_name: str = "recipe.toml") -> Recipe:
                                 ) from None
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"{file_name} must hold one recipe (a table of settings).")
-    return Recipe.from_dict(data)
+    settings = dict(data)
+    gate = settings.pop("gate", None)
+    if gate is not None and not isinstance(gate, Mapping):
+        raise InvalidInputError("The gate must be a table of settings, e.g. [gate] "
+                                "primary_metric = \"roc_auc\".")
+    return Recipe.from_dict(settings), GateRule.from_dict(gate) if gate is not None else None
 
 
 _RECIPE_KEYS = frozenset({

@@ -95,7 +95,7 @@ def test_a_time_split_holds_out_the_rows_from_the_cutoff_on(cancer, tmp_path):
 def test_a_regression_recipe_from_toml(tmp_path):
     frame = load_diabetes(as_frame=True).frame
     frame.to_parquet(tmp_path / "diabetes.parquet")
-    recipe = parse_recipe(f"""
+    recipe, gate = parse_recipe(f"""
         task = "regression"
         estimator = "Ridge"
         target = "target"
@@ -107,7 +107,11 @@ def test_a_regression_recipe_from_toml(tmp_path):
         [source]
         kind = "file"
         path = "{tmp_path / 'diabetes.parquet'}"
+        [gate]
+        primary_metric = "rmse"
+        min_relative_improvement = 0.02
         """)
+    assert gate is not None and gate.min_relative_improvement == 0.02
     outcome = train_now(_job(recipe, tmp_path), lambda *_: None)
     assert outcome.status is RunStatus.SUCCEEDED, outcome.error
     assert set(outcome.metrics) == {"mae", "rmse", "r2"} and outcome.metrics["r2"] > 0.3
