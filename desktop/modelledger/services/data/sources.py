@@ -48,6 +48,26 @@ def read_table(path: Path, what: str = "Data file") -> Any:
     return frame
 
 
+def table_columns(path: Path) -> list[str]:
+    """The column names of a data file, without reading its rows (a form offers them)."""
+    if not path.is_file():
+        raise InvalidInputError(f"Data file {path} does not exist. Check the path or the share.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return [str(name) for name in pq.read_schema(path).names]
+        if suffix == ".csv":
+            import pandas as pd
+
+            return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+    except Exception as exc:  # each reader raises its own parser and IO errors
+        raise InvalidInputError(f"Cannot read the columns of {path.name}: {_first_line(exc)}."
+                                ) from exc
+    return [str(name) for name in read_table(path).columns]
+
+
 def load_current(source: DataSource, slot: datetime) -> tuple[Any, str]:
     """The current data for a run at ``slot`` and a description of where it came from."""
     if source.kind is SourceKind.FILE:

@@ -51,6 +51,12 @@ class TaskControl:
     def request_cancel(self) -> None:
         self._cancel_requested.set()
 
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set when the user asks to stop: for a job that waits on other work (a worker
+        process) rather than reporting between steps."""
+        return self._cancel_requested
+
 
 Job = Callable[[TaskControl], Any]
 

@@ -128,6 +128,12 @@ class ModelDetailView(QWidget):
         tabs.addTab(self.health_tab, "Health")
         tabs.addTab(self.overview, "Overview")
         tabs.addTab(self.versions_splitter, "Versions")
+        # Built on first use too: its comparison chart brings pyqtgraph.
+        self.training_tab = QWidget()
+        self.training_tab.setLayout(QVBoxLayout())
+        self.training_tab.layout().setContentsMargins(0, 0, 0, 0)
+        self.training_view = None
+        tabs.addTab(self.training_tab, "Training")
         tabs.addTab(self.history_table, "Stage history")
         tabs.addTab(self.requests_table, "Approvals")
         tabs.addTab(self.activity_table, "Activity")
@@ -322,6 +328,27 @@ class ModelDetailView(QWidget):
             self.show_health()
         if self.card_view is not None or self.tabs.currentWidget() is self.card_tab:
             self.show_card()
+        if self.training_view is not None or self.tabs.currentWidget() is self.training_tab:
+            self.show_training()
+
+    def show_training(self):
+        """The Training tab, built on first use, showing this model."""
+        if self.training_view is None:
+            from modelledger.ui.training.training_tab import TrainingTab
+
+            self.training_view = TrainingTab(self._session)
+            self.training_view.open_request.connect(self.show_request)
+            self.training_tab.layout().addWidget(self.training_view)
+        if self.model_name is not None:
+            self.training_view.show_model(self.model_name)
+        return self.training_view
+
+    def show_request(self, request_id: int) -> None:
+        """The Approvals tab with this promotion request selected."""
+        self.tabs.setCurrentWidget(self.requests_table)
+        for row, request in enumerate(self.requests_model.rows()):
+            if request.id == request_id:
+                self.requests_table.selectRow(row)
 
     def show_health(self):
         """The Health tab, built on first use, showing this model."""
@@ -350,6 +377,8 @@ class ModelDetailView(QWidget):
             self.show_health()
         if self.tabs.widget(index) is self.card_tab and self.card_view is None:
             self.show_card()
+        if self.tabs.widget(index) is self.training_tab and self.training_view is None:
+            self.show_training()
 
     def reload(self) -> None:
         if self.model_name is None:

@@ -1,0 +1,1 @@
+"""The Training tab: recipes, runs, champion vs challenger, the promotion gate."""
