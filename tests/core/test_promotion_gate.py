@@ -116,3 +116,21 @@ def test_the_rule_and_the_verdict_are_stored_and_read_back():
 def test_bad_rules_are_refused_by_name(settings_, message):
     with pytest.raises(InvalidInputError, match=message):
         GateRule.from_dict(settings_)
+
+
+def test_reproduction_names_every_difference():
+    from modelledger.core.training import judge_reproduction
+
+    recorded = {"fingerprint": "abc", "parameters": {"C": 1.0, "max_iter": 100},
+                "metrics": {"accuracy": 0.9, "f1": 0.8}}
+    same = {**recorded, "agreement": {"same_prediction_share": 1.0, "max_score_difference": 0}}
+    assert judge_reproduction(recorded, same).verified
+    changed = {"fingerprint": "abd", "parameters": {"C": 0.5, "max_iter": 100},
+               "metrics": {"accuracy": 0.9000004, "f1": 0.79},
+               "agreement": {"same_prediction_share": 0.99, "max_score_difference": 0.02}}
+    result = judge_reproduction(recorded, changed)
+    assert not result.verified
+    assert result.differences == (
+        "the training data differs (recorded abc…, now abd…)", "parameter C: 1.0 → 0.5",
+        "metric f1: 0.8 → 0.79", "99.00% of holdout predictions are the same (needed 100%)",
+        "max score difference 0.02 (allowed 1e-09)")

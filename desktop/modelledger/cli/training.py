@@ -40,6 +40,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--cause", default="", help="why (recorded with the run)")
     train.set_defaults(handler=_train)
 
+    reproduce = commands.add_parser(
+        "reproduce", help="re-run the recipe that trained a version and check that the same "
+        "model comes out")
+    reproduce.add_argument("model")
+    reproduce.add_argument("number", type=int)
+    reproduce.set_defaults(handler=_reproduce)
+
     runs = commands.add_parser("training", help="training runs").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     listing = runs.add_parser("list", help="a model's training runs, newest first")
@@ -104,6 +111,18 @@ def _train(ws, args) -> int:
         version = ws.registry.get_version(run.model_name, run.version_number)
         print(f"  holdout: {metrics_text(version.metrics)}")
     return 0 if run.status is RunStatus.SUCCEEDED else 1
+
+
+@in_workspace
+def _reproduce(ws, args) -> int:
+    result = ws.training.reproduce(
+        args.model, args.number,
+        progress=lambda percent, text: print_step(f"{percent:3d}% {text}"))
+    print(f"{args.model} v{args.number}: "
+          + ("reproduction verified" if result.verified else "reproduction FAILED"))
+    for difference in result.differences:
+        print(f"  {difference}")
+    return 0 if result.verified else 1
 
 
 @in_workspace

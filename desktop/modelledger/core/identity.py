@@ -127,6 +127,8 @@ _PERMISSION_OF_ACTION = {
     "training.cancelled": Permission.DEVELOP,
     "gate.passed": Permission.DEVELOP,
     "gate.failed": Permission.DEVELOP,
+    "version.reproduction_verified": Permission.DEVELOP,
+    "version.reproduction_failed": Permission.DEVELOP,
     "promotion.approved": Permission.VALIDATE,
     "promotion.rejected": Permission.VALIDATE,
     "model.updated": Permission.OWN_MODEL,

@@ -61,3 +61,48 @@ class TrainingRun:
             text += (f"; gate passed, promotion request #{self.request_id}" if self.gate.passed
                      else "; gate failed: " + "; ".join(self.gate.reasons))
         return text
+
+
+# Reproduction: the same recipe, seed and data on the same library versions give bit-identical
+# models, so the tolerances only absorb printing: metrics are stored rounded to 6 decimals.
+METRIC_TOLERANCE = 1e-6
+SCORE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    verified: bool
+    differences: tuple[str, ...]  # what did not match, each with both values
+
+    @property
+    def summary(self) -> str:
+        if self.verified:
+            return "reproduction verified: same data, parameters, metrics and predictions"
+        return "reproduction failed: " + "; ".join(self.differences)
+
+
+def judge_reproduction(recorded: dict[str, Any], repeated: dict[str, Any]) -> Reproduction:
+    """Compare what a version recorded with what re-running its recipe gave. Each argument
+    holds "fingerprint" (the training rows' content hash), "parameters", "metrics" and, for
+    ``repeated``, "agreement" (predictions on the holdout against the recorded model's)."""
+    differences = []
+    if recorded["fingerprint"] != repeated["fingerprint"]:
+        differences.append(f"the training data differs (recorded "
+                           f"{str(recorded['fingerprint'])[:12]}…, now "
+                           f"{str(repeated['fingerprint'])[:12]}…)")
+    for name, value in sorted(repeated["parameters"].items()):
+        if name in recorded["parameters"] and recorded["parameters"][name] != value:
+            differences.append(f"parameter {name}: {recorded['parameters'][name]!r} → {value!r}")
+    for name, value in sorted(repeated["metrics"].items()):
+        before = recorded["metrics"].get(name)
+        if before is None or abs(before - value) > METRIC_TOLERANCE:
+            differences.append(f"metric {name}: {before} → {value}")
+    agreement = repeated.get("agreement") or {}
+    share = agreement.get("same_prediction_share", 0.0)
+    if share < 1.0:
+        differences.append(f"{share:.2%} of holdout predictions are the same (needed 100%)")
+    for key in ("max_score_difference", "max_prediction_difference"):
+        if agreement.get(key, 0.0) > SCORE_TOLERANCE:
+            differences.append(f"{key.replace('_', ' ')} {agreement[key]:.3g} "
+                               f"(allowed {SCORE_TOLERANCE:g})")
+    return Reproduction(not differences, tuple(differences))

@@ -35,6 +35,13 @@ def recipe_history(conn: Connection, model_id: int) -> list[StoredRecipe]:
     return [_recipe_from_row(row) for row in rows]
 
 
+def recipe_of_run(conn: Connection, run_id: int) -> StoredRecipe:
+    row = conn.execute(_recipe_query().join(
+        training_runs, training_runs.c.recipe_id == training_recipes.c.id)
+        .where(training_runs.c.id == run_id)).first()
+    return _recipe_from_row(row)
+
+
 def insert_recipe(conn: Connection, model_id: int, recipe: Recipe, gate: GateRule | None,
                   created_by: str, now: datetime, reason: str) -> int:
     latest = conn.execute(select(func.max(training_recipes.c.recipe_version))

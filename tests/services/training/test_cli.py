@@ -49,6 +49,9 @@ min_absolute_improvement = 0.001
     shown = cli(path, "training", "show", "1", "--log")
     assert shown.returncode == 0 and "training started" in shown.stdout
     assert '"primary_metric": "roc_auc"' in cli(path, "recipe", "show", "cancer").stdout
+    reproduced = cli(path, "reproduce", "cancer", "1")
+    assert reproduced.returncode == 0, reproduced.stderr
+    assert "cancer v1: reproduction verified" in reproduced.stdout
 
 
 def test_training_bad_input_is_one_clear_line(tmp_path):

@@ -184,3 +184,36 @@ def test_training_without_a_recipe_says_how_to_add_one(workspace):
     workspace.registry.register_model("churn", owner="alice", reason="new model")
     with pytest.raises(InvalidInputError, match="has no training recipe yet"):
         workspace.training.train("churn")
+
+
+def test_reproduce_verifies_unchanged_data_and_stops_at_changed_data(workspace, cancer_file,
+                                                                     tmp_path):
+    path, features = cancer_file
+    copy = tmp_path / "extract.csv"
+    copy.write_bytes(path.read_bytes())
+    workspace.registry.register_model("churn", owner="alice", reason="new model")
+    recipe = Recipe(RecipeKind.DECLARATIVE, DataSource(SourceKind.FILE, str(copy)), "target",
+                    features, estimator="RandomForestClassifier",
+                    hyperparameters={"n_estimators": 25}, seed=11)
+    workspace.training.save_recipe("churn", recipe, reason="forest")
+    assert workspace.training.train("churn").status is RunStatus.SUCCEEDED
+
+    verified = workspace.training.reproduce("churn", 1)
+    assert verified.verified, verified.differences
+    assert workspace.audit.list_events(
+        EventFilter(action_prefix="version.reproduction_verified"))
+
+    copy.write_text(copy.read_text().replace("\n1", "\n0", 5))  # five labels edited
+    failed = workspace.training.reproduce("churn", 1)
+    assert not failed.verified
+    assert "extract.csv changed since the run" in failed.differences[0]
+    assert "nothing was re-run" in failed.summary
+    [event] = workspace.audit.list_events(EventFilter(action_prefix="version.reproduction_failed"))
+    assert "changed since the run" in event.reason
+
+
+def test_a_version_imported_from_a_file_cannot_be_reproduced(workspace):
+    workspace.registry.register_model("churn", owner="alice", reason="new model")
+    workspace.registry.add_version("churn")
+    with pytest.raises(InvalidInputError, match="was not trained here from a recipe"):
+        workspace.training.reproduce("churn", 1)

@@ -77,8 +77,14 @@ def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, works
     assert "v1 registered" in tab.run_title.text()
     assert "No champion to compare with" in tab.test_label.text()
     assert "training started" in tab.log_view.toPlainText()
-    assert not tab.progress.isVisible()
+    qtbot.waitUntil(lambda: not tab.progress.isVisible(), timeout=5000)
     window.grab().save(str(path.with_name("training-first.png")))
+
+    assert tab.reproduce_button.isVisible()
+    with qtbot.waitSignal(tab.reproduced, timeout=120_000) as reproduced:
+        tab.reproduce_button.click()
+    assert reproduced.args[0].verified
+    assert "Reproduction verified" in tab.progress_label.text()
 
 
 def test_the_evidence_of_a_challenger_that_passed_the_gate(qtbot, open_window, workspace,

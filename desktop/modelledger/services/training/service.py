@@ -23,7 +23,13 @@ from modelledger.core.errors import InvalidInputError, NotFoundError, UntrustedM
 from modelledger.core.monitoring import RunStatus
 from modelledger.core.promotion_gate import GateRule, TrainingDataFacts, judge
 from modelledger.core.recipes import Recipe, RecipeKind
-from modelledger.core.training import StoredRecipe, TrainingRun, Trigger
+from modelledger.core.training import (
+    Reproduction,
+    StoredRecipe,
+    TrainingRun,
+    Trigger,
+    judge_reproduction,
+)
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write
 from modelledger.services.registry.service import RegistryService
@@ -265,6 +271,80 @@ class TrainingService:
                              lambda r: ChangeEvent("training", r.model_name, "run"),
                              clock=self._clock)
 
+    # -- reproduce --------------------------------------------------------------------------------
+
+    def reproduce(self, model_name: str, version_number: int, *,
+                  progress: ProgressCallback | None = None,
+                  cancelled: threading.Event | None = None) -> Reproduction:
+        """Re-run the recipe that trained this version on its recorded data and say whether
+        the same parameters, metrics (within METRIC_TOLERANCE) and holdout predictions come
+        out. Stops at once when a data file's hash differs from the recorded one; records the
+        verdict in the audit log. Registers nothing."""
+        report = progress or (lambda percent, text: None)
+
+        def plan(conn):
+            model = repo.get_model(conn, model_name)
+            version = repo.get_version(conn, model, version_number)
+            run = training_repo.run_of_version(conn, version.id)
+            if run is None or version.artifact is None:
+                raise InvalidInputError(
+                    f"{model_name} v{version_number} was not trained here from a recipe, so "
+                    "there is nothing to re-run. Only versions from a training run can be "
+                    "reproduced.")
+            AuditAppender(conn, self.actor, self._clock()).check_allowed(
+                "version.reproduction_verified", "version", f"{model_name}/v{version_number}")
+            stored = training_repo.recipe_of_run(conn, run.id)
+            code_path = ""
+            if stored.recipe.kind is RecipeKind.CODE:
+                code_path = str(self._artifacts.verified_path(stored.recipe.code_sha256))
+            champion = {"champion_path": str(self._artifacts.verified_path(
+                            version.artifact.sha256)),
+                        "champion_format": version.artifact.format.value,
+                        "champion_trusted": repo.artifact_trusted(conn,
+                                                                  version.artifact.sha256)}
+            return version, run, stored, code_path, champion
+
+        version, run, stored, code_path, champion = self._db.read(plan)
+        reference = run.data_reference
+        changed = _data_file_change(reference)
+        if changed:
+            result = Reproduction(False, (changed,))
+        else:
+            report(2, f"Re-running recipe r{stored.recipe_version} with seed "
+                      f"{stored.recipe.seed}")
+            with tempfile.TemporaryDirectory(prefix="modelledger-reproduce-") as scratch:
+                job = TrainingJob(stored.recipe.to_dict(), scratch, run.started_at, code_path,
+                                  reproduce=True, **champion)
+                outcome = train_in_worker(job, report,
+                                          cancelled=cancelled or threading.Event(),
+                                          time_limit_s=stored.recipe.time_limit_s,
+                                          memory_limit_mb=stored.recipe.memory_limit_mb)
+            if outcome.status is not RunStatus.SUCCEEDED:
+                result = Reproduction(False, (f"the re-run {outcome.status.value}: "
+                                              f"{outcome.error}",))
+            else:
+                recorded_parameters = {key: value for key, value in version.parameters.items()
+                                       if key not in ("training_rows", "holdout_rows")}
+                result = judge_reproduction(
+                    {"fingerprint": version.training_data.get("content_sha256"),
+                     "parameters": recorded_parameters, "metrics": version.metrics},
+                    {"fingerprint": outcome.fingerprint.get("content_sha256"),
+                     "parameters": outcome.parameters, "metrics": outcome.metrics,
+                     "agreement": outcome.agreement})
+
+        def unit(conn, audit: AuditAppender, now: datetime) -> Reproduction:
+            audit.append("version.reproduction_verified" if result.verified
+                         else "version.reproduction_failed", "version",
+                         f"{model_name}/v{version_number}",
+                         after={"training_run": run.id, "recipe_version": stored.recipe_version,
+                                "differences": list(result.differences)},
+                         reason=result.summary)
+            return result
+
+        return audited_write(self._db, self.actor, self._bus, unit,
+                             lambda _: ChangeEvent("version", f"{model_name}/v{version_number}",
+                                                   "reproduced"), clock=self._clock)
+
     def _store_code(self, code_file: Path) -> ArtifactRef:
         if not code_file.is_file():
             raise InvalidInputError(f"The recipe file {code_file} does not exist.")
@@ -275,6 +355,23 @@ class TrainingService:
             raise InvalidInputError(f"{code_file.name} has no function train(frame, params).")
         sha256, size = self._artifacts.put(code_file)
         return ArtifactRef(sha256, size, ArtifactFormat.CODE, code_file.name)
+
+
+def _data_file_change(reference: dict[str, Any]) -> str:
+    """Why a file the run read is not the one it read then ("" when it is, or for a query,
+    whose rows are compared by their fingerprint after the re-run)."""
+    if reference.get("kind") != "file":
+        return ""
+    from modelledger.storage.artifacts import file_sha256
+
+    path = Path(reference["path"])
+    if not path.is_file():
+        return f"the training data {path} is gone"
+    now = file_sha256(path)
+    if now != reference["sha256"]:
+        return (f"the training data {path.name} changed since the run (SHA-256 "
+                f"{reference['sha256'][:12]}… then, {now[:12]}… now); nothing was re-run")
+    return ""
 
 
 def _recipe_hash(recipe: Recipe) -> str:

@@ -46,6 +46,9 @@ class TrainingJob:
     champion_format: str = ""
     champion_trusted: bool = False
     slice_column: str = ""  # repeat the comparison per slice of this column
+    # Reproducing: the "champion" is the version being reproduced; instead of a comparison the
+    # worker reports how far the two models' predictions on the holdout rows are apart.
+    reproduce: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class TrainingOutcome:
     log: str = ""
     model_path: str = ""
     comparison: dict[str, Any] | None = None  # core.challenger.Comparison.to_dict()
+    agreement: dict[str, float] | None = None  # reproducing: predictions vs the original's
     metrics: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     training_rows: int = 0
@@ -81,8 +85,11 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
         estimator, fit_seconds = _fit(recipe, train, job.code_path)
         progress(80, f"Fitted in {fit_seconds:.1f} s; scoring the holdout")
         metrics = _holdout_metrics(recipe, estimator, holdout)
-        comparison = None
-        if job.champion_path:
+        comparison = agreement = None
+        if job.champion_path and job.reproduce:
+            progress(85, "Comparing the predictions with the original version's")
+            agreement = _agreement(job, recipe, estimator, holdout)
+        elif job.champion_path:
             progress(85, "Comparing with the champion on the same holdout rows")
             comparison = _compare_with_champion(job, recipe, estimator, holdout)
         progress(90, "Saving the model")
@@ -96,6 +103,7 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
         description = describe_estimator(estimator)
         return TrainingOutcome(
             RunStatus.SUCCEEDED, model_path=str(model_path), comparison=comparison,
+            agreement=agreement,
             metrics=metrics, parameters=dict(description.parameters) if description else {},
             training_rows=len(train), holdout_rows=len(holdout),
             missing_share={name: float(train[name].isna().mean()) for name in recipe.features},
@@ -255,14 +263,37 @@ def _predictions(recipe: Recipe, estimator: Any, features: Any) -> tuple[Any, An
     return predictions, scores
 
 
-def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,
-                           holdout: Any) -> dict[str, Any]:
-    from modelledger.core.challenger import compare_on_same_rows
+def _load_champion(job: TrainingJob) -> Any:
     from modelledger.core.domain import ArtifactFormat
     from modelledger.services.registry.model_files import load_model_file
 
-    champion = load_model_file(Path(job.champion_path), ArtifactFormat(job.champion_format),
-                               trusted=job.champion_trusted)
+    return load_model_file(Path(job.champion_path), ArtifactFormat(job.champion_format),
+                           trusted=job.champion_trusted)
+
+
+def _agreement(job: TrainingJob, recipe: Recipe, retrained: Any,
+               holdout: Any) -> dict[str, float]:
+    import numpy as np
+
+    features = holdout[list(recipe.features)]
+    original_predictions, original_scores = _predictions(recipe, _load_champion(job), features)
+    predictions, scores = _predictions(recipe, retrained, features)
+    agreement = {"rows": float(len(holdout)),
+                 "same_prediction_share": float((original_predictions == predictions).mean())}
+    if recipe.task is Task.REGRESSION:
+        agreement["max_prediction_difference"] = float(np.max(np.abs(
+            original_predictions.to_numpy(dtype=float) - predictions.to_numpy(dtype=float))))
+    elif original_scores is not None and scores is not None:
+        agreement["max_score_difference"] = float(np.max(np.abs(
+            original_scores.to_numpy() - scores.to_numpy())))
+    return agreement
+
+
+def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,
+                           holdout: Any) -> dict[str, Any]:
+    from modelledger.core.challenger import compare_on_same_rows
+
+    champion = _load_champion(job)
     features = holdout[list(recipe.features)]
     try:
         champion_predictions, champion_scores = _predictions(recipe, champion, features)

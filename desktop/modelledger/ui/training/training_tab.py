@@ -54,6 +54,7 @@ RUN_COLUMNS = (
 class TrainingTab(QWidget):
     loaded = Signal()  # the recipe and the runs arrived
     training_finished = Signal(object)  # the recorded TrainingRun
+    reproduced = Signal(object)  # core.training.Reproduction
     open_request = Signal(int)  # the promotion request a passed gate opened
 
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
@@ -118,6 +119,11 @@ class TrainingTab(QWidget):
         self.request_button = QPushButton("Open the promotion request")
         self.request_button.hide()
         self.request_button.clicked.connect(self._open_request)
+        self.reproduce_button = QPushButton("Reproduce…")
+        self.reproduce_button.setToolTip("Re-run this version's recipe on its recorded data and "
+                                         "check that the same model comes out")
+        self.reproduce_button.hide()
+        self.reproduce_button.clicked.connect(self.reproduce_selected)
         self.chart = ComparisonChart()
         self.chart.setMinimumHeight(200)
         self.differences_table = QTableWidget(0, 5)
@@ -159,6 +165,7 @@ class TrainingTab(QWidget):
         detail_layout.setContentsMargins(0, 0, 0, 0)
         title_row = QHBoxLayout()
         title_row.addWidget(self.run_title, 1)
+        title_row.addWidget(self.reproduce_button)
         title_row.addWidget(self.request_button)
         detail_layout.addLayout(title_row)
         detail_layout.addWidget(self.detail_tabs, 1)
@@ -304,18 +311,41 @@ class TrainingTab(QWidget):
                                                                                 text),
                                   cancelled=control.cancel_event)
 
+        self._start(f"Training {name}", job, self._on_trained)
+
+    def _start(self, label: str, job, on_success) -> None:
         # Training waits minutes on its worker process; the read lane keeps the write lane free
         # for everything else the window writes meanwhile. The run writes once, at its end.
-        self._task = self._session.work.read(f"Training {name}", job,
-                                             on_success=self._on_trained,
+        self._task = self._session.work.read(label, job, on_success=on_success,
                                              on_failure=self._on_training_failed, context=self)
         self._task.progressed.connect(self._on_progress)
         self._task.finished.connect(self._on_task_finished)
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
+        self.progress_label.setStyleSheet("")
         self.progress_label.setText("Starting the training worker…")
         self._update_actions()
+
+    def reproduce_selected(self) -> None:
+        run = self.selected_run()
+        if run is None or run.version_number is None or self._task is not None:
+            return
+        name, number = run.model_name, run.version_number
+        training = self._training
+
+        def job(control):
+            return training.reproduce(name, number,
+                                      progress=lambda percent, text: control.report(
+                                          percent, 100, text),
+                                      cancelled=control.cancel_event)
+
+        self._start(f"Reproducing {name} v{number}", job, self._on_reproduced)
+
+    def _on_reproduced(self, result) -> None:
+        self.progress_label.setStyleSheet("" if result.verified else "color: #b00020;")
+        self.progress_label.setText(result.summary[:1].upper() + result.summary[1:])
+        self.reproduced.emit(result)
 
     def cancel_training(self) -> None:
         if self._task is not None:
@@ -333,7 +363,7 @@ class TrainingTab(QWidget):
 
     def _on_training_failed(self, error: BaseException) -> None:
         self.progress_label.setText(str(error))
-        QMessageBox.warning(self, "Training did not start", str(error))
+        QMessageBox.warning(self, "Could not start", str(error))
 
     def _on_task_finished(self) -> None:
         self._task = None
@@ -353,6 +383,8 @@ class TrainingTab(QWidget):
 
     def _show_run(self, run: TrainingRun | None) -> None:
         self.request_button.setVisible(run is not None and run.request_id is not None)
+        self.reproduce_button.setVisible(run is not None and run.version_number is not None)
+        self.reproduce_button.setEnabled(self._task is None)
         if run is None:
             self.run_title.setText("")
             self.chart.set_comparison(None)
