@@ -62,6 +62,27 @@ class TrainingRun:
                      else "; gate failed: " + "; ".join(self.gate.reasons))
         return text
 
+    def evidence_lines(self) -> list[str]:
+        """What an approver reads: the gate's verdict and the comparison it rests on."""
+        lines = [f"Training run #{self.id} (recipe r{self.recipe_version}, {self.trigger.value}: "
+                 f"{self.cause}): v{self.version_number} against champion "
+                 f"v{self.champion_version_number}."]
+        if self.comparison is not None:
+            comparison = self.comparison
+            lines.append(f"On the same {comparison.rows:,} holdout rows, "
+                         f"{comparison.confidence:.0%} intervals:")
+            for difference in comparison.differences:
+                low, high = difference.improvement_interval
+                lines.append(f"  {difference.metric}: {difference.champion:.4f} → "
+                             f"{difference.challenger:.4f} ({difference.improvement:+.4f}; "
+                             f"{low:+.4f} to {high:+.4f})")
+            lines.append(f"  {comparison.test.name}: p = {comparison.test.p_value:.3g}")
+        if self.gate is not None:
+            lines.append("Gate " + ("passed:" if self.gate.passed else "failed:"))
+            lines.extend(f"  {'✓' if check.passed else '✗'} {check.name}"
+                         for check in self.gate.checks)
+        return lines
+
 
 # Reproduction: the same recipe, seed and data on the same library versions give bit-identical
 # models, so the tolerances only absorb printing: metrics are stored rounded to 6 decimals.

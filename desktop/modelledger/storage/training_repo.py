@@ -79,6 +79,11 @@ def list_runs(conn: Connection, model_id: int, limit: int = 100) -> list[Trainin
     return [_run_from_row(row) for row in rows]
 
 
+def run_of_request(conn: Connection, request_id: int) -> TrainingRun | None:
+    row = conn.execute(_run_query().where(training_runs.c.request_id == request_id)).first()
+    return _run_from_row(row) if row else None
+
+
 def run_of_version(conn: Connection, version_id: int) -> TrainingRun | None:
     row = conn.execute(_run_query().where(training_runs.c.version_id == version_id)).first()
     return _run_from_row(row) if row else None

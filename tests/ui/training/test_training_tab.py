@@ -128,3 +128,41 @@ def test_the_evidence_of_a_challenger_that_passed_the_gate(qtbot, open_window, w
     tab.request_button.click()
     assert detail.tabs.currentWidget() is detail.requests_table
     qtbot.waitUntil(lambda: detail.requests_table.selectionModel().hasSelection(), timeout=5000)
+
+
+def test_the_approver_sees_the_evidence_in_the_approval_dialog(qtbot, open_window, workspace,
+                                                              cancer_csv):
+    path, features = cancer_csv
+    bob = person(workspace, "bob", Role.VALIDATOR)
+    training = workspace.training
+    workspace.registry.register_model("churn", owner="alice", reason="new model")
+    source = DataSource(SourceKind.FILE, str(path))
+    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
+                                         estimator="DecisionTreeClassifier",
+                                         hyperparameters={"max_depth": 1}), reason="baseline")
+    training.train("churn")
+    workspace.registry.move_to_stage("churn", 1, Stage.STAGING, "baseline")
+    bob.registry.approve_promotion(
+        workspace.registry.request_promotion("churn", 1, "baseline").id, "ok")
+    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
+                                         estimator="LogisticRegression",
+                                         hyperparameters={"max_iter": 2000}),
+                         gate=GateRule("roc_auc", min_absolute_improvement=0.01),
+                         reason="linear model")
+    assert training.train("churn").gate.passed
+
+    window = open_window(bob)
+    detail = window.pages["Models"].detail
+    with qtbot.waitSignal(detail.loaded, timeout=5000):
+        window.show_model("churn")
+    detail.tabs.setCurrentWidget(detail.versions_splitter)
+    qtbot.waitUntil(lambda: detail.versions_model.row_of_key(2) is not None, timeout=5000)
+    detail.select_version(2)
+    qtbot.waitUntil(detail.approve_button.isEnabled, timeout=5000)
+    dialog = detail.decide_request(approve=True)
+    qtbot.waitUntil(dialog.evidence_view.isVisible, timeout=5000)
+    evidence = dialog.evidence_view.toPlainText()
+    assert "v2 against champion v1" in evidence and "roc_auc" in evidence
+    assert "Gate passed" in evidence and "McNemar exact" in evidence
+    dialog.grab().save(str(path.with_name("approval-evidence.png")))
+    dialog.reject()

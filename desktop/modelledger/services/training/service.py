@@ -147,6 +147,10 @@ class TrainingService:
             raise NotFoundError(f"There is no training run #{run_id}.")
         return run
 
+    def run_of_request(self, request_id: int) -> TrainingRun | None:
+        """The training run whose passed gate opened this promotion request, if any."""
+        return self._db.read(lambda conn: training_repo.run_of_request(conn, request_id))
+
     # -- training ---------------------------------------------------------------------------------
 
     def train(self, model_name: str, *, trigger: Trigger = Trigger.MANUAL, cause: str = "",

@@ -652,6 +652,12 @@ class ModelDetailView(QWidget):
             f"v{request.version_number} to production:\n“{request.reason}”\n\n"
             f"Why do you {verb.lower()} it?", verb, decide,
             conditions_hint=APPROVAL_CONDITIONS_HINT if approve else None)
+        training = self._session.workspace.training
+        self._session.work.read(
+            f"Reading the evidence of request #{request.id}",
+            lambda control: training.run_of_request(request.id),
+            on_success=lambda run: dialog.show_evidence(run.evidence_lines()) if run else None,
+            context=dialog)
         return dialog
 
     def rollback_to_selected(self) -> ReasonDialog | None:

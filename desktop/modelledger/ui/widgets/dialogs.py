@@ -50,8 +50,15 @@ class ReasonDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.reason_edit.textChanged.connect(
             lambda: self.ok_button.setEnabled(bool(self.reason().strip())))
+        # What the decision rests on (a training run's evidence), filled in when it arrives.
+        self.evidence_view = QPlainTextEdit()
+        self.evidence_view.setObjectName("decisionEvidence")
+        self.evidence_view.setReadOnly(True)
+        self.evidence_view.setMinimumHeight(160)
+        self.evidence_view.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(prompt)
+        layout.addWidget(self.evidence_view)
         layout.addWidget(self.reason_edit)
         self.conditions_edit: QLineEdit | None = None
         if conditions_hint is not None:
@@ -63,6 +70,12 @@ class ReasonDialog(QDialog):
             layout.addWidget(conditions_label)
             layout.addWidget(self.conditions_edit)
         layout.addWidget(self.buttons)
+
+    def show_evidence(self, lines: list[str]) -> None:
+        self.evidence_view.setPlainText("\n".join(lines))
+        self.evidence_view.show()
+        self.setMinimumWidth(640)
+        self.resize(max(self.width(), 640), self.sizeHint().height() + 100)
 
     def reason(self) -> str:
         return self.reason_edit.toPlainText().strip()
