@@ -34,6 +34,31 @@ def _training_tab(qtbot, open_window, workspace, name="churn"):
     return window, detail, tab
 
 
+def _a_challenger_that_passed(workspace, cancer_csv):
+    """churn v1 (a one-split tree) in production, approved by bob; v2 (logistic regression)
+    trained by alice, through the gate, with a promotion request waiting for bob."""
+    path, features = cancer_csv
+    bob = person(workspace, "bob", Role.VALIDATOR)
+    training = workspace.training
+    workspace.registry.register_model("churn", owner="alice", reason="new model")
+    source = DataSource(SourceKind.FILE, str(path))
+    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
+                                         estimator="DecisionTreeClassifier",
+                                         hyperparameters={"max_depth": 1}), reason="baseline")
+    training.train("churn")
+    workspace.registry.move_to_stage("churn", 1, Stage.STAGING, "baseline")
+    bob.registry.approve_promotion(
+        workspace.registry.request_promotion("churn", 1, "baseline").id, "ok")
+    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
+                                         estimator="LogisticRegression",
+                                         hyperparameters={"max_iter": 2000}),
+                         gate=GateRule("roc_auc", min_absolute_improvement=0.01),
+                         reason="linear model")
+    passed = training.train("churn")
+    assert passed.gate.passed
+    return bob, passed
+
+
 def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, workspace,
                                                        cancer_csv):
     path, features = cancer_csv
@@ -89,25 +114,8 @@ def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, works
 
 def test_the_evidence_of_a_challenger_that_passed_the_gate(qtbot, open_window, workspace,
                                                            cancer_csv):
-    path, features = cancer_csv
-    bob = person(workspace, "bob", Role.VALIDATOR)
-    training = workspace.training
-    workspace.registry.register_model("churn", owner="alice", reason="new model")
-    source = DataSource(SourceKind.FILE, str(path))
-    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
-                                         estimator="DecisionTreeClassifier",
-                                         hyperparameters={"max_depth": 1}), reason="baseline")
-    training.train("churn")
-    workspace.registry.move_to_stage("churn", 1, Stage.STAGING, "baseline")
-    request = workspace.registry.request_promotion("churn", 1, "baseline")
-    bob.registry.approve_promotion(request.id, "ok")
-    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
-                                         estimator="LogisticRegression",
-                                         hyperparameters={"max_iter": 2000}),
-                         gate=GateRule("roc_auc", min_absolute_improvement=0.01),
-                         reason="linear model")
-    passed = training.train("churn")
-    assert passed.gate.passed
+    path, _ = cancer_csv
+    _, passed = _a_challenger_that_passed(workspace, cancer_csv)
 
     window, detail, tab = _training_tab(qtbot, open_window, workspace)
     qtbot.waitUntil(lambda: tab.runs_model.rowCount() == 2, timeout=10_000)
@@ -132,24 +140,8 @@ def test_the_evidence_of_a_challenger_that_passed_the_gate(qtbot, open_window, w
 
 def test_the_approver_sees_the_evidence_in_the_approval_dialog(qtbot, open_window, workspace,
                                                               cancer_csv):
-    path, features = cancer_csv
-    bob = person(workspace, "bob", Role.VALIDATOR)
-    training = workspace.training
-    workspace.registry.register_model("churn", owner="alice", reason="new model")
-    source = DataSource(SourceKind.FILE, str(path))
-    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
-                                         estimator="DecisionTreeClassifier",
-                                         hyperparameters={"max_depth": 1}), reason="baseline")
-    training.train("churn")
-    workspace.registry.move_to_stage("churn", 1, Stage.STAGING, "baseline")
-    bob.registry.approve_promotion(
-        workspace.registry.request_promotion("churn", 1, "baseline").id, "ok")
-    training.save_recipe("churn", Recipe(RecipeKind.DECLARATIVE, source, "target", features,
-                                         estimator="LogisticRegression",
-                                         hyperparameters={"max_iter": 2000}),
-                         gate=GateRule("roc_auc", min_absolute_improvement=0.01),
-                         reason="linear model")
-    assert training.train("churn").gate.passed
+    path, _ = cancer_csv
+    bob, _ = _a_challenger_that_passed(workspace, cancer_csv)
 
     window = open_window(bob)
     detail = window.pages["Models"].detail
