@@ -157,3 +157,29 @@ def test_bad_input_is_named(kwargs, message):
     with pytest.raises(InvalidInputError, match=message):
         compare_on_same_rows(arguments.pop("task"), arguments.pop("labels"),
                              arguments.pop("champion"), arguments.pop("challenger"), **arguments)
+
+
+def test_a_shadow_run_says_how_often_the_challenger_agrees_and_once_labelled_how_it_scores():
+    from modelledger.core.challenger import ShadowComparison, shadow_comparison
+
+    labels, champion, challenger, champion_scores, challenger_scores = _two_classifiers(2000, 0.1)
+    unlabelled = shadow_comparison("classification", champion, challenger,
+                                   champion_scores=champion_scores,
+                                   challenger_scores=challenger_scores)
+    assert unlabelled.rows == 2000 and unlabelled.labelled_rows == 0
+    assert unlabelled.agreement == pytest.approx((champion == challenger).mean())
+    assert 0 < unlabelled.score_shift < 1 and unlabelled.differences == ()
+
+    few_labels = labels.astype(float).where(labels.index < 30)
+    assert shadow_comparison("classification", champion, challenger,
+                             labels=few_labels).differences == ()
+    labelled = shadow_comparison("classification", champion, challenger,
+                                 champion_scores=champion_scores,
+                                 challenger_scores=challenger_scores, labels=labels)
+    assert labelled.labelled_rows == 2000
+    assert {d.metric for d in labelled.differences} >= {"accuracy", "roc_auc"}
+    assert ShadowComparison.from_dict(labelled.to_dict()) == labelled
+
+    same = shadow_comparison("regression", pd.Series([1.0, 2.0, 100.0]),
+                             pd.Series([1.005, 2.5, 100.5]))
+    assert same.agreement == pytest.approx(2 / 3)

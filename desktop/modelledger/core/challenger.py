@@ -450,3 +450,59 @@ def _r2(squared_errors: np.ndarray, total_squares: np.ndarray) -> np.ndarray:
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shadow runs: the challenger scored beside the champion on production data
+
+
+@dataclass(frozen=True)
+class ShadowComparison:
+    """A staging challenger against the production champion on one monitor run's rows."""
+
+    rows: int
+    agreement: float  # share of rows with the same predicted class (or within 1% for numbers)
+    score_shift: float | None  # Kolmogorov-Smirnov distance of the two score distributions
+    labelled_rows: int
+    differences: tuple[MetricDifference, ...]  # once labels arrive: as compare_on_same_rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShadowComparison:
+        return cls(data["rows"], data["agreement"], data["score_shift"], data["labelled_rows"],
+                   tuple(MetricDifference(**row) for row in data["differences"]))
+
+
+def shadow_comparison(task: str, champion: pd.Series, challenger: pd.Series, *,
+                      champion_scores: pd.Series | None = None,
+                      challenger_scores: pd.Series | None = None,
+                      labels: pd.Series | None = None, min_labelled: int = 50,
+                      seed: int = 0) -> ShadowComparison:
+    """How the challenger would have answered the rows the champion answered; with at least
+    ``min_labelled`` labels, also the metric differences with their intervals."""
+    champion, challenger = _plain_series(champion), _plain_series(challenger)
+    if len(champion) != len(challenger):
+        raise InvalidInputError("both models must score the same rows for a shadow run")
+    if task == REGRESSION:
+        a, b = _numbers(champion, "champion"), _numbers(challenger, "challenger")
+        same = np.abs(a - b) <= 0.01 * np.maximum(np.abs(a), np.abs(b))
+    else:
+        same = (champion.astype(object) == challenger.astype(object)).to_numpy()
+    shift = None
+    if champion_scores is not None and challenger_scores is not None:
+        shift = float(stats.ks_2samp(_numbers(_plain_series(champion_scores), "scores"),
+                                     _numbers(_plain_series(challenger_scores), "scores"))
+                      .statistic)
+    labelled = 0
+    differences: tuple[MetricDifference, ...] = ()
+    if labels is not None:
+        labels = _plain_series(labels)
+        labelled = int(labels.notna().sum())
+        if labelled >= min_labelled:
+            differences = compare_on_same_rows(
+                task, labels, champion, challenger, champion_scores=champion_scores,
+                challenger_scores=challenger_scores, seed=seed).differences
+    return ShadowComparison(len(champion), float(np.mean(same)) if len(same) else math.nan,
+                            shift, labelled, differences)
