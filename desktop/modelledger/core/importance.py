@@ -52,9 +52,11 @@ def top_features(importance: Mapping[str, float], k: int,
 
 
 def measure_importance(model: Any, reference: Any, features: Sequence[str]) -> FeatureImportance:
-    """The importance of ``features`` (columns of the DataFrame ``reference``) to ``model``."""
-    features = list(features)
-    sample = _bounded_sample(reference[features])
+    """The importance of each column ``model`` reads (the ``features`` when it does not name
+    them), from the DataFrame ``reference``; monitored features the model does not read get 0.
+    Raises ValueError when the model reads columns the reference lacks."""
+    columns = _model_columns(model, reference, features)
+    sample = _bounded_sample(reference[columns])
     final, inputs = _final_step_and_inputs(model, sample)
     raw = getattr(final, "feature_importances_", None)
     method = ImportanceMethod.FEATURE_IMPORTANCES
@@ -62,13 +64,15 @@ def measure_importance(model: Any, reference: Any, features: Sequence[str]) -> F
         coefficients = np.abs(np.atleast_2d(np.asarray(final.coef_, dtype=float))).mean(axis=0)
         raw = coefficients * _input_spread(inputs, len(coefficients))
         method = ImportanceMethod.COEFFICIENTS
+    mapped = None
     if raw is not None:
         mapped = _map_to_features(np.asarray(raw, dtype=float).ravel(),
-                                  _input_names(model, final, features), features)
-        if mapped is not None:
-            return FeatureImportance(_normalised(mapped), method, len(sample))
-    return FeatureImportance(_normalised(_permutation(model, sample, features)),
-                             ImportanceMethod.PERMUTATION, len(sample))
+                                  _input_names(model, final, columns), columns)
+    if mapped is None:
+        mapped, method = _permutation(model, sample, columns), ImportanceMethod.PERMUTATION
+    values = dict.fromkeys(features, 0.0)
+    values.update(_normalised(mapped))
+    return FeatureImportance(values, method, len(sample))
 
 
 def drifted_top_k_share(importance: Mapping[str, float], k: int, features: Sequence[str],
@@ -89,6 +93,18 @@ def drifted_top_k_share(importance: Mapping[str, float], k: int, features: Seque
     if drifted:
         note += f"; drifted: {', '.join(drifted)}"
     return len(drifted) / len(judged), note
+
+
+def _model_columns(model: Any, reference: Any, features: Sequence[str]) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return list(features)
+    columns = [str(name) for name in names]
+    missing = [name for name in columns if name not in reference.columns]
+    if missing:
+        raise ValueError(f"the model reads columns the reference data does not have: "
+                         f"{', '.join(missing)}")
+    return columns
 
 
 def _bounded_sample(frame: Any) -> Any:
