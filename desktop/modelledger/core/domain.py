@@ -76,6 +76,13 @@ class Actor:
     signer: EventSigner | None = field(default=None, compare=False, repr=False)
     scheduler: bool = False
 
+    @property
+    def author(self) -> str:
+        """Who an unsigned event names as its author: the scheduler instance for what a running
+        scheduler writes (it acts on its own timetable, not for the person whose window runs
+        it), else the person."""
+        return f"scheduler on {self.host}" if self.scheduler else self.user
+
 
 @dataclass(frozen=True)
 class User:
