@@ -3,7 +3,7 @@
 An event stores its subject as a type and an id: a model's name, ``model/v3`` for a version, an
 alert's number, an artifact's SHA-256. `subject_labels` turns a batch of them into text ("Alert
 #12 · credit-risk / drift: PSI of income 0.31 (critical) · v3", "model.skops of credit-risk
-v2") with one query per kind of subject that needs the database, never one per event.
+v2", "ref.csv (reference) of credit-risk / drift") with one query per kind of subject that needs the database, never one per event.
 """
 
 from __future__ import annotations
@@ -93,9 +93,10 @@ def _artifact_labels(conn: Connection, hashes: set[str]) -> dict[Subject, str]:
             "monitor"))
         .join(registered_models, registered_models.c.id == monitors.c.model_id)
         .where(monitors.c.reference_sha256.in_(hashes))
+        .order_by(monitors.c.id)
     )
     for row in conn.execute(references):
-        uses[row.reference_sha256].append(f"reference of {row.name} / {row.monitor}")
+        uses[row.reference_sha256].append(f"{row.name} / {row.monitor}")
     names = dict(conn.execute(select(artifacts.c.sha256, artifacts.c.original_filename)
                               .where(artifacts.c.sha256.in_(hashes))).all())
     labels = {}
