@@ -83,7 +83,7 @@ def test_feature_importances_of_a_forest():
 
 def test_a_pipeline_maps_one_hot_columns_back_to_their_feature():
     frame, label = _frame(3_000)
-    features = NUMERIC + ["region"]
+    features = [*NUMERIC, "region"]
     model = make_pipeline(
         ColumnTransformer([("num", StandardScaler(), NUMERIC),
                            ("cat", OneHotEncoder(), ["region"])]),

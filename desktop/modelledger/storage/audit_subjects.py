@@ -3,7 +3,8 @@
 An event stores its subject as a type and an id: a model's name, ``model/v3`` for a version, an
 alert's number, an artifact's SHA-256. `subject_labels` turns a batch of them into text ("Alert
 #12 · credit-risk / drift: PSI of income 0.31 (critical) · v3", "model.skops of credit-risk
-v2", "ref.csv (reference) of credit-risk / drift") with one query per kind of subject that needs the database, never one per event.
+v2", "ref.csv (reference) of credit-risk / drift") with one query per kind of subject that
+needs the database, never one per event.
 """
 
 from __future__ import annotations
