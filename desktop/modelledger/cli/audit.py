@@ -55,8 +55,8 @@ def _audit_list(ws, args) -> int:
     if args.json:
         labels = ws.audit.subject_labels(events)
         for event in events:
-            print(json.dumps({**event.__dict__, "about": labels.get(
-                (event.entity_type, event.entity_id), event.entity_id)}, ensure_ascii=False))
+            about = labels.get((event.entity_type, event.entity_id), event.entity_id)
+            print(json.dumps({**event.__dict__, "about": about}, ensure_ascii=False))
         return 0
     labels = ws.audit.subject_labels(events)
     rows = [(str(e.seq), e.occurred_at[:19].replace("T", " "), e.actor, e.action,

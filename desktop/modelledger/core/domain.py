@@ -244,6 +244,9 @@ class AuditEvent:
     # (core.identity); None before signed identity and for scheduler events.
     signer: str | None = None
     signature: str | None = None
+    # Not stored: what the event is about as a reader would name it ("Alert #12 · ..."), when a
+    # reader of the log labelled it (AuditService.subject_labels); empty otherwise.
+    about: str = field(default="", compare=False)
 
     def chain_row(self) -> tuple:
         """The hashed fields and the hash, in their order: an event as a pack's line holds it."""

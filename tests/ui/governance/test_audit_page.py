@@ -129,7 +129,7 @@ def test_model_filter_keeps_to_one_model_and_its_versions(qtbot, filled_page):
     wait_for_filter_choices(qtbot, page)
     qtbot.keyClicks(page.model_filter.lineEdit(), "credit-risk")
     qtbot.waitUntil(lambda: len(shown(page)) == 3)
-    assert shown(page, 4) == ["credit-risk/v1", "credit-risk/v1", "credit-risk"]
+    assert shown(page, 4) == ["credit-risk v1", "credit-risk v1", "credit-risk"]
     assert page.count_label.text() == "3 matching events"
     page.model_filter.lineEdit().clear()
     qtbot.waitUntil(lambda: page.current_filter().model_name is None
@@ -181,7 +181,7 @@ def test_version_filter_lists_the_chosen_model_s_versions(qtbot, filled_page, wo
     qtbot.waitUntil(lambda: page.current_filter().version_number == 1
                     and not page.events.is_loading())
     assert shown(page, 3) == ["stage.transition", "version.created"]
-    assert set(shown(page, 4)) == {"credit-risk/v1"}
+    assert set(shown(page, 4)) == {"credit-risk v1"}
     assert page.count_label.text() == "2 matching events"
 
     page.show_model_events("credit-risk-eu")  # another model starts from all its versions

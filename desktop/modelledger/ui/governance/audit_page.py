@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any
@@ -96,17 +96,9 @@ INTACT_COLOUR = "#1b7f3b"
 BROKEN_COLOUR = "#b00020"
 
 
-@dataclass(frozen=True)
-class TimelineEvent(AuditEvent):
-    """An event with what it is about as text (the alert's title, the model and version),
-    read for the page it is on."""
-
-    about: str = ""
-
-
 def about_text(event: AuditEvent) -> str:
     """What an event is about, as text when the timeline read a label for it, else its id."""
-    return getattr(event, "about", "") or event.entity_id
+    return event.about or event.entity_id
 
 
 def fetch_timeline_page(audit: AuditService, timeline_filter: EventFilter,
@@ -120,8 +112,7 @@ def fetch_timeline_page(audit: AuditService, timeline_filter: EventFilter,
     events = audit.list_events(timeline_filter, limit=request.limit, before_seq=before_seq)
     total = audit.count_events(timeline_filter) if before_seq is None else None
     labels = audit.subject_labels(events)
-    return Page([TimelineEvent(**vars(event),
-                               about=labels.get((event.entity_type, event.entity_id), ""))
+    return Page([replace(event, about=labels.get((event.entity_type, event.entity_id), ""))
                  for event in events], total)
 
 
@@ -880,7 +871,7 @@ def event_html(event: AuditEvent, *, with_links: bool = True, signature: str = "
         ("Action", escape(event.action)),
         ("About", (f"<b>{escape(about_text(event))}</b><br><span style='color:gray'>"
                    f"{escape(event.entity_type)} {escape(event.entity_id)}</span>{links}")
-         if getattr(event, "about", "") else
+         if event.about else
          f"{escape(event.entity_type)} <b>{escape(event.entity_id)}</b>{links}"),
         ("Reason", escape(event.reason).replace("\n", "<br>") if event.reason
          else "<span style='color:gray'>none given</span>"),
