@@ -20,7 +20,6 @@ from modelledger.ui.widgets.table_models import (
 )
 
 MEASURE_ACTION = "monitor.importance_measured"
-ROW_HEIGHT = 24
 MAX_VISIBLE_ROWS = 10
 
 
@@ -86,9 +85,10 @@ class DriftRankingPanel(QFrame):
             if spec.importance else ()
         self.ranks.set_rows(ranks)
         self.note.setText(_note(health.monitor))
-        header = self.table.horizontalHeader().height() or ROW_HEIGHT
-        self.setFixedHeight(84 + header + ROW_HEIGHT * min(max(len(ranks), 1),
-                                                            MAX_VISIBLE_ROWS))
+        # Tall enough for every row up to MAX_VISIBLE_ROWS; more scroll inside the table.
+        header = self.table.horizontalHeader().sizeHint().height()
+        row = self.table.verticalHeader().defaultSectionSize()
+        self.setFixedHeight(80 + header + row * min(max(len(ranks), 1), MAX_VISIBLE_ROWS))
 
     def set_refusal(self, refusal: str | None) -> None:
         """Disabled, with the reason as its tooltip, for someone who may not measure it."""
