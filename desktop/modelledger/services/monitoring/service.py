@@ -143,8 +143,13 @@ class MonitoringService:
         return self.write(unit, lambda m: ChangeEvent("monitor", _monitor_key(m), "created"))
 
     def measure_importance(self, monitor_id: int, reason: str = "") -> Monitor:
-        """Measure again how much the monitored version uses each feature (slow: the model is
-        loaded and, without importances of its own, permuted on the reference data)."""
+        """Measure again how much the monitored version uses each feature, and store it."""
+        return self.store_importance(monitor_id, self.importance_for(monitor_id), reason)
+
+    def importance_for(self, monitor_id: int):
+        """(importance, version number) of the monitored version, measured now; reads only,
+        and is slow (the model is loaded and, without importances of its own, permuted on the
+        reference data), so the window runs it on its read lane, not in a write."""
         import pandas as pd
 
         monitor = self.get_monitor(monitor_id)
@@ -155,7 +160,10 @@ class MonitoringService:
             raise InvalidInputError(
                 f"The importance of {monitor.model_name} / {monitor.name} cannot be measured: "
                 f"{why}.")
+        return measured
 
+    def store_importance(self, monitor_id: int, measured, reason: str = "") -> Monitor:
+        """Keep an importance from `importance_for` with the monitor (audited)."""
         def unit(conn, audit, now):
             before = mrepo.get_monitor(conn, monitor_id)
             spec = _with_importance(before.spec, *measured)

@@ -441,9 +441,19 @@ class ModelHealthView(QWidget):
             return
         monitoring = self._session.workspace.monitoring
         self.ranking_panel.set_busy(True)
-        self._session.work.write(
+        # Measured on the read lane (seconds for a permutation), stored by a quick write, so
+        # other writes do not wait for the measurement.
+        self._session.work.read(
             "Measuring feature importance",
-            lambda control: monitoring.measure_importance(monitor_id, reason),
+            lambda control: monitoring.importance_for(monitor_id),
+            on_success=lambda measured: self._store_importance(monitor_id, measured, reason),
+            on_failure=self._on_importance_failed, context=self)
+
+    def _store_importance(self, monitor_id: int, measured, reason: str) -> None:
+        monitoring = self._session.workspace.monitoring
+        self._session.work.write(
+            "Storing feature importance",
+            lambda control: monitoring.store_importance(monitor_id, measured, reason),
             on_success=self._on_importance_measured, on_failure=self._on_importance_failed,
             context=self)
 
