@@ -84,6 +84,8 @@ def main() -> int:
     detail.health_view.scroll.verticalScrollBar().setValue(0)
     settle(3000)
     shoot(window, "model-health-versions")
+    detail.health_view.ranking_panel.resize(900, detail.health_view.ranking_panel.height())
+    shoot(detail.health_view.ranking_panel, "drift-ranking")
     detail.tabs.setCurrentWidget(detail.overview)
     shoot(window, "model-overview")
     detail.tabs.setCurrentWidget(detail.versions_splitter)

@@ -112,3 +112,25 @@ def test_monitor_commands_run_and_report(tmp_path, workspace_path, workspace):
     assert "succeeded" in runs.stdout
     missing = cli(workspace_path, "monitor", "run", "credit-risk", "nope")
     assert missing.returncode == 2 and "no monitor named 'nope'" in missing.stderr
+
+
+def test_monitor_importance_and_readable_audit_subjects(tmp_path, workspace_path, workspace):
+    from tests.services.monitor_data import add_monitor
+    from tests.services.monitoring.test_importance import _register_with_model
+
+    _register_with_model(workspace, tmp_path)
+    add_monitor(workspace, tmp_path)
+    measured = cli(workspace_path, "monitor", "importance", "credit-risk", "drift",
+                   "--reason", "after the refit")
+    assert measured.returncode == 0, measured.stderr
+    lines = measured.stdout.splitlines()
+    assert "coefficients" in lines[0] and "credit-risk v1" in lines[0]
+    assert lines[2].split()[0] == "income"  # the most important feature first
+    assert cli(workspace_path, "monitor", "run", "credit-risk", "drift").returncode == 0
+    listing = cli(workspace_path, "audit", "list", "--limit", "200").stdout
+    assert "monitor drift of credit-risk" in listing
+    assert "Alert #1 · credit-risk / drift:" in listing
+    events = [json.loads(line) for line in
+              cli(workspace_path, "audit", "list", "--json", "--limit", "200").stdout.splitlines()]
+    alert = next(e for e in events if e["entity_type"] == "alert")
+    assert alert["about"].startswith(f"Alert #{alert['entity_id']} · ")

@@ -53,12 +53,16 @@ def _audit_verify(ws, args) -> int:
 def _audit_list(ws, args) -> int:
     events = ws.audit.list_events(EventFilter(model_name=args.model), limit=args.limit)
     if args.json:
+        labels = ws.audit.subject_labels(events)
         for event in events:
-            print(json.dumps(event.__dict__, ensure_ascii=False))
+            about = labels.get((event.entity_type, event.entity_id), event.entity_id)
+            print(json.dumps({**event.__dict__, "about": about}, ensure_ascii=False))
         return 0
-    rows = [(str(e.seq), e.occurred_at[:19].replace("T", " "), e.actor, e.action, e.entity_id,
-             e.reason[:60]) for e in events]
-    print_table(("SEQ", "UTC", "ACTOR", "ACTION", "ENTITY", "REASON"), rows)
+    labels = ws.audit.subject_labels(events)
+    rows = [(str(e.seq), e.occurred_at[:19].replace("T", " "), e.actor, e.action,
+             labels.get((e.entity_type, e.entity_id), e.entity_id)[:70], e.reason[:60])
+            for e in events]
+    print_table(("SEQ", "UTC", "ACTOR", "ACTION", "ABOUT", "REASON"), rows)
     return 0
 
 

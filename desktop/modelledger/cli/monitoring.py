@@ -29,6 +29,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mruns.add_argument("name")
     mruns.add_argument("--limit", type=int, default=20)
     mruns.set_defaults(handler=_monitor_runs)
+    mimportance = monitor.add_parser(
+        "importance", help="measure again how much the monitored version uses each feature")
+    mimportance.add_argument("model")
+    mimportance.add_argument("name")
+    mimportance.add_argument("--reason", default="", help="kept in the audit log")
+    mimportance.set_defaults(handler=_monitor_importance)
 
     alert = commands.add_parser("alert", help="monitoring alerts").add_subparsers(
         dest="action", required=True)
@@ -144,4 +150,17 @@ def _alert_list(ws, args) -> int:
         [[str(a.id), a.severity.value, a.status.value, a.model_name, a.title[:70],
           f"{a.last_seen_at:%Y-%m-%d %H:%M}"]
          for a in ws.monitoring.list_alerts(include_closed=args.all)])
+    return 0
+
+
+@in_workspace
+def _monitor_importance(ws, args) -> int:
+    from modelledger.core.importance import ranked
+
+    monitor = _find_monitor(ws, args.model, args.name)
+    spec = ws.monitoring.measure_importance(monitor.id, args.reason).spec
+    print(f"Measured ({spec.importance_method}) on {args.model} v{spec.importance_version}; "
+          f"runs judge the drift of the {spec.top_k} most important features.")
+    print_table(["FEATURE", "IMPORTANCE"],
+                [[name, f"{share:.3f}"] for name, share in ranked(spec.importance)])
     return 0

@@ -77,6 +77,13 @@ class Actor:
     signer: EventSigner | None = field(default=None, compare=False, repr=False)
     scheduler: bool = False
 
+    @property
+    def author(self) -> str:
+        """Who an unsigned event names as its author: the scheduler instance for what a running
+        scheduler writes (it acts on its own timetable, not for the person whose window runs
+        it), else the person."""
+        return f"scheduler on {self.host}" if self.scheduler else self.user
+
 
 @dataclass(frozen=True)
 class User:
@@ -238,6 +245,9 @@ class AuditEvent:
     # (core.identity); None before signed identity and for scheduler events.
     signer: str | None = None
     signature: str | None = None
+    # Not stored: what the event is about as a reader would name it ("Alert #12 · ..."), when a
+    # reader of the log labelled it (AuditService.subject_labels); empty otherwise.
+    about: str = field(default="", compare=False)
 
     def chain_row(self) -> tuple:
         """The hashed fields and the hash, in their order: an event as a pack's line holds it."""

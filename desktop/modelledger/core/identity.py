@@ -134,6 +134,7 @@ _PERMISSION_OF_ACTION = {
     "model.updated": Permission.OWN_MODEL,
     "monitor.created": Permission.OWN_MODEL,
     "monitor.updated": Permission.OWN_MODEL,
+    "monitor.importance_measured": Permission.OWN_MODEL,
     "monitor.paused": Permission.OWN_MODEL,
     "monitor.resumed": Permission.OWN_MODEL,
     "monitor.run_cancelled": Permission.OWN_MODEL,

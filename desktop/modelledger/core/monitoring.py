@@ -103,6 +103,7 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
     "drift.psi": Threshold(0.10, 0.25),
     "drift.distance": Threshold(0.10, 0.25),
     "drift.share": Threshold(0.20, 0.50),
+    "drift.top_k_share": Threshold(0.50, 1.0),
     "prediction.psi": Threshold(0.10, 0.25),
     "prediction.distance": Threshold(0.10, 0.25),
     "quality.missing_share": Threshold(0.05, 0.20),
@@ -122,7 +123,8 @@ PERFORMANCE_FLOORS: dict[str, tuple[float, float]] = {
 
 METRIC_LABELS: dict[str, str] = {
     "drift.psi": "PSI", "drift.distance": "Distance", "drift.p_value": "p-value (BH)",
-    "drift.share": "Drifted share", "prediction.psi": "Prediction PSI",
+    "drift.share": "Drifted share", "drift.top_k_share": "Drifted share of the top k",
+    "prediction.psi": "Prediction PSI",
     "prediction.distance": "Prediction distance", "quality.row_count": "Rows",
     "quality.missing_share": "Missing share", "quality.out_of_range_share": "Out of range",
     "quality.unseen_category_share": "Unseen categories",
@@ -204,6 +206,12 @@ class MonitorSpec:
     kpis: tuple[Any, ...] = ()  # KpiDefinition values
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)  # "metric" or "metric@col"
     min_sample: int = 100
+    # How much the monitored version uses each feature (core.importance), measured when the
+    # monitor is created or on request; the run judges the drift of the ``top_k`` it uses most.
+    importance: Mapping[str, float] = field(default_factory=dict)
+    importance_method: str = ""
+    importance_version: int | None = None
+    top_k: int = 3
 
     def __post_init__(self) -> None:
         if not self.features:
@@ -222,6 +230,8 @@ class MonitorSpec:
             raise InvalidInputError("A window needs a timestamp column to select rows by.")
         if self.min_sample < 1:
             raise InvalidInputError("The minimum sample must be at least 1 row.")
+        if self.top_k < 1:
+            raise InvalidInputError("The number of most important features must be at least 1.")
 
     @property
     def scored_by_model(self) -> bool:
@@ -255,6 +265,9 @@ class MonitorSpec:
             "kpis": [kpi.to_dict() for kpi in self.kpis],
             "thresholds": {key: value.to_dict() for key, value in sorted(self.thresholds.items())},
             "min_sample": self.min_sample,
+            "importance": dict(sorted(self.importance.items())),
+            "importance_method": self.importance_method,
+            "importance_version": self.importance_version, "top_k": self.top_k,
         }
 
     @classmethod
@@ -271,6 +284,9 @@ class MonitorSpec:
             thresholds={key: Threshold.from_dict(value)
                         for key, value in data.get("thresholds", {}).items()},
             min_sample=int(data.get("min_sample", 100)),
+            importance={key: float(value) for key, value in data.get("importance", {}).items()},
+            importance_method=data.get("importance_method", ""),
+            importance_version=data.get("importance_version"), top_k=int(data.get("top_k", 3)),
         )
 
 
@@ -363,6 +379,11 @@ def evaluate(
                                   note=drift.note))
     values.append(judged("drift.share", "", report.drift_share,
                          "" if report.drift_share is not None else "no feature had enough data"))
+    if spec.importance:
+        from modelledger.core.importance import drifted_top_k_share
+
+        values.append(judged("drift.top_k_share", "", *drifted_top_k_share(
+            spec.importance, spec.top_k, spec.features, values)))
 
     if spec.prediction and spec.prediction in profiles and spec.prediction in current.columns:
         drift = column_drift(profile_from_dict(profiles[spec.prediction]),

@@ -106,10 +106,12 @@ class AuditAppender:
         reason: str = "",
         occurred_at: datetime | None = None,
     ) -> AuditEvent:
+        signs = self._signs(action)
         fields = {
             "seq": self._next_seq,
             "occurred_at": utc_timestamp(occurred_at or self._now),
-            "actor": self._actor.user,
+            # A signed event names the key's owner; a scheduler's own events name the scheduler.
+            "actor": self._actor.user if signs else self._actor.author,
             "host": self._actor.host,
             "action": action,
             "entity_type": entity_type,
@@ -124,7 +126,7 @@ class AuditAppender:
                                  fields["after"])
         digest = event_hash(**fields)
         signer, signature = None, None
-        if self._signs(action):
+        if signs:
             signer = self._actor.signer.fingerprint
             signature = self._actor.signer.sign(identity.signed_message(digest)).hex()
         row = dict(fields)

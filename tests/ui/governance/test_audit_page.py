@@ -129,7 +129,7 @@ def test_model_filter_keeps_to_one_model_and_its_versions(qtbot, filled_page):
     wait_for_filter_choices(qtbot, page)
     qtbot.keyClicks(page.model_filter.lineEdit(), "credit-risk")
     qtbot.waitUntil(lambda: len(shown(page)) == 3)
-    assert shown(page, 4) == ["credit-risk/v1", "credit-risk/v1", "credit-risk"]
+    assert shown(page, 4) == ["credit-risk v1", "credit-risk v1", "credit-risk"]
     assert page.count_label.text() == "3 matching events"
     page.model_filter.lineEdit().clear()
     qtbot.waitUntil(lambda: page.current_filter().model_name is None
@@ -181,7 +181,7 @@ def test_version_filter_lists_the_chosen_model_s_versions(qtbot, filled_page, wo
     qtbot.waitUntil(lambda: page.current_filter().version_number == 1
                     and not page.events.is_loading())
     assert shown(page, 3) == ["stage.transition", "version.created"]
-    assert set(shown(page, 4)) == {"credit-risk/v1"}
+    assert set(shown(page, 4)) == {"credit-risk v1"}
     assert page.count_label.text() == "2 matching events"
 
     page.show_model_events("credit-risk-eu")  # another model starts from all its versions
@@ -560,3 +560,35 @@ def test_each_event_shows_who_signed_it_and_a_re_signed_decision_is_flagged(
     page.table.selectRow(0)
     assert "NOT VALID: the event names bob as its author, but it is signed with alice's key" \
         in page.details.toPlainText()
+
+
+def test_about_reads_as_text_and_scheduler_runs_name_the_scheduler(qtbot, workspace, tmp_path,
+                                                                   open_page):
+    import socket
+
+    from modelledger.services.monitoring.scheduler import MonitorScheduler
+
+    workspace.registry.register_model("credit-risk")
+    workspace.registry.add_version("credit-risk", notes="first fit")
+    monitor = add_monitor(workspace, tmp_path)
+    scheduler = MonitorScheduler(workspace, max_parallel=1)
+    try:
+        scheduler.run_now(monitor.id).result(timeout=120)
+    finally:
+        scheduler.shutdown()
+    page = open_page()
+    events = shown(page)
+    about, who = shown(page, 4), shown(page, 2)
+    alert_row = next(row for row, event in enumerate(events) if event.entity_type == "alert")
+    alert_id = events[alert_row].entity_id
+    title = workspace.monitoring.alert_details(int(alert_id))[0].title
+    assert about[alert_row] == f"Alert #{alert_id} · {title}"
+    assert who[alert_row] == f"scheduler on {socket.gethostname()}"
+    version_row = next(row for row, event in enumerate(events) if event.entity_type == "version")
+    assert about[version_row] == "credit-risk v1"
+    monitor_row = next(row for row, event in enumerate(events)
+                       if event.action == "monitor.created")
+    assert about[monitor_row] == "monitor drift of credit-risk"
+    page.table.selectRow(alert_row)
+    text = page.details.toPlainText()
+    assert f"Alert #{alert_id} · {title}" in text and f"alert {alert_id}" in text

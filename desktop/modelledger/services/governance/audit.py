@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ from modelledger.core.domain import EVERY_EVENT, Actor, AuditEvent, EventFilter
 from modelledger.core.identity import DecisionReport, DecisionVerifier
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write
-from modelledger.storage import audit_log
+from modelledger.storage import audit_log, audit_subjects
 from modelledger.storage.database import Database
 from modelledger.storage.tables import utc_now
 
@@ -89,6 +89,13 @@ class AuditService:
     def head_seq(self) -> int:
         """Number of the newest event; changes whenever anyone changes the workspace."""
         return self._db.read(audit_log.head_seq)
+
+    def subject_labels(self, events: Iterable[AuditEvent]) -> dict[tuple[str, str], str]:
+        """(entity_type, entity_id) -> what the events are about, as text ("Alert #12 · ...",
+        "credit-risk v3"), read in a few queries for the whole batch; subjects whose id is
+        already their name are left out."""
+        subjects = {(event.entity_type, event.entity_id) for event in events}
+        return self._db.read(lambda conn: audit_subjects.subject_labels(conn, subjects))
 
 
 class _NotRecorded:

@@ -127,6 +127,22 @@ class KpiBand:
         return (low_ok, high_ok), (low_warn, high_warn)
 
 
+_RANKED_MEASURES = ("drift.psi", "drift.distance")
+_STATUS_RANK = {"ok": 1, "warn": 2, "critical": 3}
+
+
+@dataclass(frozen=True)
+class DriftRank:
+    """One feature's drift at a run next to the model's use of it."""
+
+    feature: str
+    measure: str  # the drift metric shown: the one with the worse verdict (PSI or distance)
+    value: float
+    importance: float | None  # share of the model's use; None when it was not measured
+    weighted: float | None  # value x importance
+    status: str
+
+
 @dataclass(frozen=True, eq=False)
 class MonitorHealth:
     """Everything the model health page draws for one monitor."""
@@ -169,6 +185,36 @@ class MonitorHealth:
     def drift_features(self) -> tuple[str, ...]:
         return tuple(subject for subject in self.monitor.spec.features
                      if ("drift.psi", subject) in self.series)
+
+    def drift_ranking(self) -> tuple[DriftRank, ...]:
+        """Each feature's drift at the latest run that measured drift, weighted by how much the
+        model uses it: largest drift x importance first (by drift alone while the monitor has
+        no importance)."""
+        latest_run = max((int(series.run_ids[-1]) for (metric, _), series in self.series.items()
+                          if metric in _RANKED_MEASURES and series.run_ids.size), default=None)
+        if latest_run is None:
+            return ()
+        importance = self.monitor.spec.importance
+        ranks = []
+        for feature in self.drift_features():
+            measured = []
+            for measure in _RANKED_MEASURES:
+                series = self.get(measure, feature)
+                if series is None or not series.run_ids.size or series.run_ids[-1] != latest_run:
+                    continue
+                value = float(series.values[-1])
+                if math.isfinite(value):
+                    measured.append((_STATUS_RANK.get(series.statuses[-1], 0), value, measure,
+                                     series.statuses[-1]))
+            if not measured:
+                continue
+            _, value, measure, status = max(measured)
+            share = importance.get(feature) if importance else None
+            ranks.append(DriftRank(feature, measure, value, share,
+                                   None if share is None else value * share, status))
+        ranks.sort(key=lambda rank: (-(rank.weighted if rank.weighted is not None
+                                       else rank.value), rank.feature))
+        return tuple(ranks)
 
     def heatmap(self, measure: str = "drift.psi") -> DriftHeatmap:
         """Features x runs of one drift measure, on the runs that measured any feature."""

@@ -137,6 +137,24 @@ def _score(job: RunJob, spec: MonitorSpec, reference, current, profiles, note):
     return scored, profiles
 
 
+def compute_importance(model_path: str, model_format: str, trusted: bool, reference: Any,
+                       features: tuple[str, ...]):
+    """How much the stored model uses each feature, measured on the reference frame (at most a
+    bounded sample of it: see core.importance). Raises the known error of a model that cannot
+    be loaded."""
+    from modelledger.core.domain import ArtifactFormat
+    from modelledger.core.importance import measure_importance
+    from modelledger.services.registry.model_files import load_model_file
+
+    model = load_model_file(Path(model_path), ArtifactFormat(model_format), trusted=trusted)
+    try:
+        return measure_importance(model, reference, features)
+    except Exception as exc:
+        raise ModelLedgerError(
+            f"The model could not be asked how much it uses each feature: {type(exc).__name__}: "
+            f"{exc}") from exc
+
+
 # -- the worker process ---------------------------------------------------------------------------
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from modelledger.core.audit_chain import canonical_json
 from modelledger.core.domain import Actor, ArtifactFormat, ArtifactRef
-from modelledger.core.errors import ConcurrentEditError, InvalidInputError
+from modelledger.core.errors import ConcurrentEditError, InvalidInputError, ModelLedgerError
 from modelledger.core.monitoring import (
     Alert,
     AlertNote,
@@ -36,7 +36,7 @@ from modelledger.core.monitoring import (
 )
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write, change_setting
-from modelledger.services.monitoring.run_worker import RunJob, RunOutcome
+from modelledger.services.monitoring.run_worker import RunJob, RunOutcome, compute_importance
 from modelledger.services.monitoring.schedules import validate_schedule
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
@@ -106,6 +106,9 @@ class MonitoringService:
             raise InvalidInputError(f"The reference data {Path(reference_file).name} has no rows.")
         require_columns(reference, list(spec.reference_columns()), "reference data")
         profiles = self._profiles(spec, reference)
+        measured, _why = self._measure(model_name, pinned_version, reference, spec.features)
+        if measured is not None:
+            spec = _with_importance(spec, *measured)
         ref = self._store_reference(reference, Path(reference_file).name)
 
         def unit(conn, audit, now):
@@ -131,9 +134,77 @@ class MonitoringService:
             monitor = mrepo.get_monitor(conn, monitor_id)
             audit.append("monitor.created", "monitor", _monitor_key(monitor),
                          after=mrepo.monitor_record(monitor), reason=reason)
+            if measured is not None:
+                audit.append("monitor.importance_measured", "monitor", _monitor_key(monitor),
+                             after=_importance_record(monitor.spec),
+                             reason="measured when the monitor was created")
             return monitor
 
         return self.write(unit, lambda m: ChangeEvent("monitor", _monitor_key(m), "created"))
+
+    def measure_importance(self, monitor_id: int, reason: str = "") -> Monitor:
+        """Measure again how much the monitored version uses each feature, and store it."""
+        return self.store_importance(monitor_id, self.importance_for(monitor_id), reason)
+
+    def importance_for(self, monitor_id: int):
+        """(importance, version number) of the monitored version, measured now; reads only,
+        and is slow (the model is loaded and, without importances of its own, permuted on the
+        reference data), so the window runs it on its read lane, not in a write."""
+        import pandas as pd
+
+        monitor = self.get_monitor(monitor_id)
+        reference = pd.read_parquet(self._artifacts.verified_path(monitor.reference_sha256))
+        measured, why = self._measure(monitor.model_name, monitor.pinned_version, reference,
+                                      monitor.spec.features)
+        if measured is None:
+            raise InvalidInputError(
+                f"The importance of {monitor.model_name} / {monitor.name} cannot be measured: "
+                f"{why}.")
+        return measured
+
+    def store_importance(self, monitor_id: int, measured, reason: str = "") -> Monitor:
+        """Keep an importance from `importance_for` with the monitor (audited)."""
+        def unit(conn, audit, now):
+            before = mrepo.get_monitor(conn, monitor_id)
+            spec = _with_importance(before.spec, *measured)
+            mrepo.update_monitor_if_unchanged(conn, monitor_id, before.row_version, {
+                "spec_json": canonical_json(spec.to_dict()), "updated_at": now})
+            after = mrepo.get_monitor(conn, monitor_id)
+            audit.append("monitor.importance_measured", "monitor", _monitor_key(after),
+                         before=_importance_record(before.spec),
+                         after=_importance_record(after.spec), reason=reason)
+            return after
+
+        return self.write(unit, lambda m: ChangeEvent("monitor", _monitor_key(m), "updated"))
+
+    def _measure(self, model_name: str, pinned_version: int | None, reference: Any,
+                 features: Sequence[str]):
+        """((importance, version number), "") or (None, why not): the pinned version, else the
+        production one, else the newest with a model file."""
+        def query(conn):
+            model = repo.get_model(conn, model_name)
+            if pinned_version is not None:
+                version = repo.get_version(conn, model, pinned_version)
+            else:
+                version = repo.production_version(conn, model.id) or next(
+                    (v for v in repo.list_versions(conn, model) if v.artifact is not None), None)
+            trusted = bool(version and version.artifact
+                           and repo.artifact_trusted(conn, version.artifact.sha256))
+            return version, trusted
+
+        version, trusted = self._db.read(query)
+        if version is None:
+            return None, f"{model_name} has no version with a model file"
+        if version.artifact is None:
+            return None, (f"{model_name} v{version.version_number} was registered without a "
+                          "model file")
+        try:
+            importance = compute_importance(
+                str(self._artifacts.verified_path(version.artifact.sha256)),
+                version.artifact.format.value, trusted, reference, tuple(features))
+        except ModelLedgerError as exc:
+            return None, str(exc).rstrip(".")
+        return (importance, version.version_number), ""
 
     @staticmethod
     def _profiles(spec: MonitorSpec, reference: Any) -> dict[str, Any]:
@@ -168,7 +239,11 @@ class MonitoringService:
                     raise InvalidInputError(
                         f"The reference data was profiled without {', '.join(missing)}; create "
                         "a new monitor to watch other columns.")
-                values["spec_json"] = canonical_json(spec.to_dict())
+                kept = spec if spec.importance else replace(
+                    spec, importance=before.spec.importance,
+                    importance_method=before.spec.importance_method,
+                    importance_version=before.spec.importance_version)
+                values["spec_json"] = canonical_json(kept.to_dict())
             if schedule is not None:
                 values["schedule_kind"] = schedule.kind.value
                 values["schedule_expr"] = schedule.expression
@@ -533,6 +608,16 @@ class MonitoringService:
             return after
 
         return self.write(unit, lambda a: ChangeEvent("alert", str(a.id), kind))
+
+
+def _with_importance(spec: MonitorSpec, importance, version_number: int) -> MonitorSpec:
+    return replace(spec, importance=dict(importance.values),
+                   importance_method=importance.method.value, importance_version=version_number)
+
+
+def _importance_record(spec: MonitorSpec) -> dict[str, Any]:
+    return {"importance": dict(spec.importance), "method": spec.importance_method,
+            "version": spec.importance_version, "top_k": spec.top_k}
 
 
 def _monitor_key(monitor: Monitor) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any
@@ -95,6 +96,11 @@ INTACT_COLOUR = "#1b7f3b"
 BROKEN_COLOUR = "#b00020"
 
 
+def about_text(event: AuditEvent) -> str:
+    """What an event is about, as text when the timeline read a label for it, else its id."""
+    return event.about or event.entity_id
+
+
 def fetch_timeline_page(audit: AuditService, timeline_filter: EventFilter,
                         request: PageRequest) -> Page:
     """One page of events older than the last loaded one; runs on the read lane.
@@ -105,7 +111,9 @@ def fetch_timeline_page(audit: AuditService, timeline_filter: EventFilter,
     before_seq = request.last_row.seq if request.last_row is not None else None
     events = audit.list_events(timeline_filter, limit=request.limit, before_seq=before_seq)
     total = audit.count_events(timeline_filter) if before_seq is None else None
-    return Page(events, total)
+    labels = audit.subject_labels(events)
+    return Page([replace(event, about=labels.get((event.entity_type, event.entity_id), ""))
+                 for event in events], total)
 
 
 def read_filter_choices(workspace: Workspace) -> tuple[list[str], list[str]]:
@@ -264,7 +272,7 @@ class AuditPage(QWidget):
             Column("Who", lambda event: event.actor,
                    tooltip=lambda event: f"{event.actor}@{event.host}"),
             Column("Action", lambda event: event.action),
-            Column("About", lambda event: event.entity_id,
+            Column("About", about_text,
                    tooltip=lambda event: f"{event.entity_type} {event.entity_id}"),
             Column("Reason", lambda event: single_line(event.reason),
                    tooltip=lambda event: event.reason),
@@ -381,7 +389,7 @@ class AuditPage(QWidget):
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for column, width in enumerate((48, 140, 64, 140, 170, 240)):
+        for column, width in enumerate((48, 140, 120, 140, 260, 160)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -861,7 +869,10 @@ def event_html(event: AuditEvent, *, with_links: bool = True, signature: str = "
                 f"{escape(event.host)}</span>"),
         *([("Signed", signature)] if signature else []),
         ("Action", escape(event.action)),
-        ("About", f"{escape(event.entity_type)} <b>{escape(event.entity_id)}</b>{links}"),
+        ("About", (f"<b>{escape(about_text(event))}</b><br><span style='color:gray'>"
+                   f"{escape(event.entity_type)} {escape(event.entity_id)}</span>{links}")
+         if event.about else
+         f"{escape(event.entity_type)} <b>{escape(event.entity_id)}</b>{links}"),
         ("Reason", escape(event.reason).replace("\n", "<br>") if event.reason
          else "<span style='color:gray'>none given</span>"),
     ]

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMenu,
     QPushButton,
@@ -38,6 +39,7 @@ from modelledger.services.health.chart_data import (
     Distribution,
     MonitorHealth,
 )
+from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.health.charts import (
     DistributionChart,
@@ -46,6 +48,7 @@ from modelledger.ui.health.charts import (
     ThemedPlot,
     TimeSeriesChart,
 )
+from modelledger.ui.health.drift_ranking import MEASURE_ACTION, DriftRankingPanel
 from modelledger.ui.monitoring.run_dialog import RunDialog
 from modelledger.ui.widgets.staged_widgets import StagedWidgets
 from modelledger.ui.widgets.table_models import HEALTH_COLOURS, MUTED
@@ -112,6 +115,7 @@ class ModelHealthView(QWidget):
     health_loaded = Signal()  # a monitor's history arrived and the charts show it
     distribution_loaded = Signal()
     run_dialog_opened = Signal(object)  # the RunDialog
+    importance_measured = Signal(object)  # the Monitor, with its importance measured again
     exported = Signal(str)  # the path written
 
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
@@ -193,6 +197,8 @@ class ModelHealthView(QWidget):
 
         self.performance_panel = ChartPanel("Performance and labelled rows",
                                             "performancePanel")
+        self.ranking_panel = DriftRankingPanel()
+        self.ranking_panel.measure_requested.connect(self._on_ranking_panel_measure_requested)
 
         self.kpi_combo = QComboBox()
         self.kpi_combo.setMinimumContentsLength(16)
@@ -291,12 +297,13 @@ class ModelHealthView(QWidget):
 
     def _arrange(self, empty: frozenset[ChartPanel] = frozenset()) -> None:
         """Two charts a row; a chart whose partner has nothing to show takes the whole row."""
-        for panel in self.panel_figures:
+        for panel in (*self.panel_figures, self.ranking_panel):
             self.grid.removeWidget(panel)
             if panel in empty:
                 panel.hide()
         rows = [(self.metric_panel, self.kpi_panel),
-                (self.heatmap_panel, self.distribution_panel), (self.performance_panel,)]
+                (self.heatmap_panel, self.distribution_panel), (self.ranking_panel,),
+                (self.performance_panel,)]
         row_number = 0
         for row in rows:
             shown = [panel for panel in row if panel not in empty]
@@ -388,7 +395,12 @@ class ModelHealthView(QWidget):
         empty = {self.performance_panel: not health.performance_metrics(),
                  self.kpi_panel: not health.kpis,
                  self.heatmap_panel: not health.drift_features(),
-                 self.distribution_panel: not health.profiled}
+                 self.distribution_panel: not health.profiled,
+                 self.ranking_panel: not health.drift_features()}
+        self.ranking_panel.set_health(health)
+        self.ranking_panel.setVisible(not empty[self.ranking_panel])
+        # The model's owner is not read here: the service refuses an owner of another model.
+        self.ranking_panel.set_refusal(self._session.refusal(MEASURE_ACTION))
         self._arrange(frozenset(panel for panel, nothing in empty.items() if nothing))
         # Qt paints every chart that changed in one pass, so charts drawn together would stall
         # the window for their sum. Each step changes one chart, and the next step waits until
@@ -414,6 +426,45 @@ class ModelHealthView(QWidget):
             (self._load_distribution, None), (self.health_loaded.emit, None)]
         self._awaited_chart = None
         self._draw_timer.start()
+
+    def _on_ranking_panel_measure_requested(self) -> None:
+        reason, accepted = QInputDialog.getText(
+            self, "Measure importance", "Why measure it again (kept in the audit log)?")
+        if accepted:
+            self.measure_importance(reason)
+
+    def measure_importance(self, reason: str = "") -> None:
+        """Measure again how much the monitored version uses each feature, on a worker (the
+        model is loaded and may be permuted on the reference data)."""
+        monitor_id = self.selected_monitor_id()
+        if monitor_id is None:
+            return
+        monitoring = self._session.workspace.monitoring
+        self.ranking_panel.set_busy(True)
+        # Measured on the read lane (seconds for a permutation), stored by a quick write, so
+        # other writes do not wait for the measurement.
+        self._session.work.read(
+            "Measuring feature importance",
+            lambda control: monitoring.importance_for(monitor_id),
+            on_success=lambda measured: self._store_importance(monitor_id, measured, reason),
+            on_failure=self._on_importance_failed, context=self)
+
+    def _store_importance(self, monitor_id: int, measured, reason: str) -> None:
+        monitoring = self._session.workspace.monitoring
+        self._session.work.write(
+            "Storing feature importance",
+            lambda control: monitoring.store_importance(monitor_id, measured, reason),
+            on_success=self._on_importance_measured, on_failure=self._on_importance_failed,
+            context=self)
+
+    def _on_importance_measured(self, monitor) -> None:
+        self.ranking_panel.set_busy(False)
+        self.importance_measured.emit(monitor)
+        self.load_health()
+
+    def _on_importance_failed(self, error: BaseException) -> None:
+        self.ranking_panel.set_busy(False)
+        show_error(self, error)
 
     def _sync_time_charts(self) -> None:
         """The time charts, drawn again, on the metric chart's period; the heatmap over it."""

@@ -308,6 +308,11 @@ class MonitorDialog(QDialog):
         self.min_sample_spin.setRange(1, 10_000_000)
         self.min_sample_spin.setValue(100)
         self.min_sample_spin.setSuffix(" rows")
+        self.top_k_spin = QSpinBox()
+        self.top_k_spin.setObjectName("topKSpin")
+        self.top_k_spin.setRange(1, 1000)
+        self.top_k_spin.setValue(3)
+        self.top_k_spin.setSuffix(" features")
         roles = QFormLayout()
         roles.addRow("Task", self.task_combo)
         roles.addRow("Prediction", self.prediction_combo)
@@ -321,6 +326,11 @@ class MonitorDialog(QDialog):
         roles.addRow("", hint_label("Only rows stamped within this many days before the run's "
                                     "slot."))
         roles.addRow("Minimum sample", self.min_sample_spin)
+        roles.addRow("Most important", self.top_k_spin)
+        roles.addRow("", hint_label("Each run judges the share of the model's most important "
+                                    "features that drift (importance is measured from the "
+                                    "version's model file); its thresholds are on the "
+                                    "Thresholds tab."))
         layout = QHBoxLayout(tab)
         layout.addLayout(features, 1)
         layout.addSpacing(8)
@@ -517,6 +527,7 @@ class MonitorDialog(QDialog):
         self.task_combo.setCurrentIndex(self.task_combo.findData(spec.task))
         self.window_spin.setValue(spec.window_days or 0)
         self.min_sample_spin.setValue(spec.min_sample)
+        self.top_k_spin.setValue(spec.top_k)
         self._set_schedule(monitor.schedule)
         self.max_failures_spin.setValue(monitor.max_failures)
         self.timeout_spin.setValue(max(1, math.ceil(monitor.timeout_s / 60)))
@@ -938,9 +949,18 @@ class MonitorDialog(QDialog):
                 score=self.score_combo.currentData() or "",
                 label=self.label_combo.currentData() or "", timestamp=timestamp,
                 window_days=window, kpis=tuple(kpis), thresholds=thresholds,
-                min_sample=self.min_sample_spin.value())
+                min_sample=self.min_sample_spin.value(), top_k=self.top_k_spin.value(),
+                **self._measured_importance())
         except InvalidInputError as error:
             raise FormProblem(str(error), self.feature_list) from None
+
+    def _measured_importance(self) -> dict:
+        """An edit keeps the importance measured for the monitor (a new one measures it)."""
+        if self._monitor is None:
+            return {}
+        spec = self._monitor.spec
+        return {"importance": spec.importance, "importance_method": spec.importance_method,
+                "importance_version": spec.importance_version}
 
     def reject(self) -> None:
         if not self._saving:  # Escape while saving would hide whether the monitor was stored
