@@ -134,3 +134,26 @@ def test_reproduction_names_every_difference():
         "the training data differs (recorded abc…, now abd…)", "parameter C: 1.0 → 0.5",
         "metric f1: 0.8 → 0.79", "99.00% of holdout predictions are the same (needed 100%)",
         "max score difference 0.02 (allowed 1e-09)")
+
+
+def test_the_retrain_policy_holds_back_a_flapping_monitor():
+    from datetime import UTC, datetime, timedelta
+
+    from modelledger.core.training import RetrainPolicy, retrain_refusal
+
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    policy = RetrainPolicy(on_incident=True, cooldown_hours=12, max_per_period=2, period_days=7)
+    assert retrain_refusal(policy, "drift", "critical", [], now) is None
+    assert "is off" in retrain_refusal(RetrainPolicy(), "drift", "critical", [], now)
+    assert "not answered by retraining" in retrain_refusal(policy, "data_quality", "critical",
+                                                           [], now)
+    assert "only a critical" in retrain_refusal(policy, "drift", "warning", [], now)
+    assert "cooling down" in retrain_refusal(policy, "drift", "critical",
+                                             [now - timedelta(hours=3)], now)
+    two = [now - timedelta(days=1), now - timedelta(days=3)]
+    assert "2 retrains in the last 7 days" in retrain_refusal(policy, "performance", "critical",
+                                                             two, now)
+    assert retrain_refusal(policy, "drift", "critical", [now - timedelta(days=8)] * 5, now) is None
+    assert RetrainPolicy.from_dict(policy.to_dict()) == policy
+    with pytest.raises(InvalidInputError, match="retrain policy"):
+        RetrainPolicy(max_per_period=0)
