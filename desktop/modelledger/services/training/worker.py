@@ -338,9 +338,6 @@ def _worker_main(job: TrainingJob, messages: Any, memory_limit_mb: int) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     warnings.simplefilter("default")  # every warning once per place, into the log
-    # skops takes a second to import (it lists every scikit-learn estimator); do that while
-    # the data is read and the model fitted, which mostly run outside the GIL.
-    threading.Thread(target=_import_skops, name="import-skops", daemon=True).start()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} training started (process {os.getpid()})",
           flush=True)
 
@@ -351,10 +348,6 @@ def _worker_main(job: TrainingJob, messages: Any, memory_limit_mb: int) -> None:
     outcome = train_now(job, progress)
     print(f"{datetime.now(UTC):%H:%M:%S} {outcome.status.value}", flush=True)
     messages.put(("outcome", outcome))
-
-
-def _import_skops() -> None:
-    import skops.io  # noqa: F401
 
 
 def train_in_worker(job: TrainingJob, progress: ProgressCallback, *,
