@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelledger.core.challenger import compare_on_same_rows
 from modelledger.core.monitoring import DataSource, RunStatus, SourceKind
+from modelledger.core.paired_comparison import compare_on_same_rows
 from modelledger.core.recipes import Recipe, RecipeKind
 from modelledger.services.training.pipeline import build_pipeline
 from modelledger.services.training.worker import TrainingJob, train_in_worker

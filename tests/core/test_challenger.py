@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
-from modelledger.core.challenger import Comparison, compare_on_same_rows
+from modelledger.core.challenger import Comparison
 from modelledger.core.errors import InvalidInputError
+from modelledger.core.paired_comparison import compare_on_same_rows
 
 
 def _two_classifiers(rows: int, edge: float, seed: int = 1):
@@ -160,7 +161,8 @@ def test_bad_input_is_named(kwargs, message):
 
 
 def test_a_shadow_run_says_how_often_the_challenger_agrees_and_once_labelled_how_it_scores():
-    from modelledger.core.challenger import ShadowComparison, shadow_comparison
+    from modelledger.core.challenger import ShadowComparison
+    from modelledger.core.paired_comparison import shadow_comparison
 
     labels, champion, challenger, champion_scores, challenger_scores = _two_classifiers(2000, 0.1)
     unlabelled = shadow_comparison("classification", champion, challenger,

@@ -8,13 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelledger.core.challenger import (
-    Comparison,
-    MetricDifference,
-    PairedTest,
-    compare_on_same_rows,
-)
+from modelledger.core.challenger import Comparison, MetricDifference, PairedTest
 from modelledger.core.errors import InvalidInputError
+from modelledger.core.paired_comparison import compare_on_same_rows
 from modelledger.core.promotion_gate import GateRule, GateVerdict, TrainingDataFacts, judge
 
 FEATURES = ("age", "income", "tenure")
@@ -139,7 +135,7 @@ def test_reproduction_names_every_difference():
 def test_the_retrain_policy_holds_back_a_flapping_monitor():
     from datetime import UTC, datetime, timedelta
 
-    from modelledger.core.training import RetrainPolicy, retrain_refusal
+    from modelledger.core.recipes import RetrainPolicy, retrain_refusal
 
     now = datetime(2026, 12, 7, 12, tzinfo=UTC)
     policy = RetrainPolicy(on_incident=True, cooldown_hours=12, max_per_period=2, period_days=7)

@@ -19,7 +19,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     recipe = commands.add_parser("recipe", help="a model's training recipe").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     save = recipe.add_parser("set", help="store a new version of the model's recipe (TOML or "
-                             "JSON; an optional [gate] table is the promotion gate)")
+                             "JSON; optional tables: [gate], [schedule], [on_incident])")
     save.add_argument("model")
     save.add_argument("file", type=Path, help="recipe.toml or recipe.json")
     save.add_argument("--code", type=Path, metavar="TRAIN_PY",
@@ -64,13 +64,22 @@ def _recipe_set(ws, args) -> int:
         text = args.file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInputError(f"Cannot read {args.file}: {exc.strerror}.") from None
-    recipe, gate = parse_recipe(text, file_name=args.file.name)
-    stored = ws.training.save_recipe(args.model, recipe, gate=gate, reason=args.reason,
-                                     code_file=args.code)
+    written = parse_recipe(text, file_name=args.file.name)
+    stored = ws.training.save_recipe(args.model, written.recipe, gate=written.gate,
+                                     reason=args.reason, code_file=args.code,
+                                     schedule=written.schedule, policy=written.policy)
     print(f"{stored.model_name} recipe r{stored.recipe_version}: {stored.recipe.describe()}")
+    gate = stored.gate
     if gate is not None:
         print(f"  gate: {gate.primary_metric} better by ≥ {gate.min_absolute_improvement:g}"
               + (", more than chance" if gate.require_significance else ""))
+    if stored.schedule is not None:
+        print(f"  retrains {stored.schedule.describe()}")
+    if stored.policy.on_incident:
+        policy = stored.policy
+        print(f"  a critical drift or performance incident starts a retrain (at most "
+              f"{policy.max_per_period} in {policy.period_days:g} days, "
+              f"{policy.cooldown_hours:g} h apart)")
     if args.code is not None:
         print(f"  the code runs only after: modelledger recipe trust {args.model} --reason …")
     return 0
@@ -85,7 +94,9 @@ def _recipe_show(ws, args) -> int:
     print(f"{stored.model_name} recipe r{stored.recipe_version} by {stored.created_by} at "
           f"{stored.created_at:%Y-%m-%d %H:%M} ({stored.reason})")
     print(json.dumps({**stored.recipe.to_dict(),
-                      "gate": stored.gate.to_dict() if stored.gate else None}, indent=2))
+                      "gate": stored.gate.to_dict() if stored.gate else None,
+                      "schedule": stored.schedule.describe() if stored.schedule else None,
+                      "on_incident": stored.policy.to_dict()}, indent=2))
     return 0
 
 

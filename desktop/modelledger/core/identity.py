@@ -125,6 +125,7 @@ _PERMISSION_OF_ACTION = {
     "training.succeeded": Permission.DEVELOP,
     "training.failed": Permission.DEVELOP,
     "training.cancelled": Permission.DEVELOP,
+    "training.triggered": Permission.DEVELOP,
     "gate.passed": Permission.DEVELOP,
     "gate.failed": Permission.DEVELOP,
     "version.reproduction_verified": Permission.DEVELOP,

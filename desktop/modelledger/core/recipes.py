@@ -21,11 +21,11 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from modelledger.core.errors import InvalidInputError
-from modelledger.core.monitoring import DataSource, Task
+from modelledger.core.monitoring import DataSource, Schedule, ScheduleKind, Task
 from modelledger.core.promotion_gate import GateRule
 
 # Estimator name -> (import path, the task it solves). Hyper-parameters are passed as given and
@@ -227,9 +227,73 @@ class Recipe:
         return replace(self, kind=RecipeKind.CODE, code_sha256=sha256, code_filename=filename)
 
 
-def parse_recipe(text: str, *, file_name: str = "recipe.toml") -> tuple[Recipe, GateRule | None]:
-    """A recipe, and its promotion gate when the text has a ``gate`` table, from TOML or JSON
-    text (by the file's extension; .json is JSON, else TOML)."""
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """When an incident may start a retrain: only critical drift or performance incidents,
+    not within ``cooldown_hours`` of the last triggered retrain, and at most ``max_per_period``
+    in any ``period_days``, so that a flapping monitor cannot start a storm."""
+
+    on_incident: bool = False
+    cooldown_hours: float = 24.0
+    max_per_period: int = 3
+    period_days: float = 7.0
+
+    def __post_init__(self) -> None:
+        if not (self.cooldown_hours >= 0 and self.period_days > 0 and self.max_per_period >= 1):
+            raise InvalidInputError("A retrain policy needs a cool-down ≥ 0 hours, a period "
+                                    "> 0 days and at least one retrain per period.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"on_incident": self.on_incident, "cooldown_hours": self.cooldown_hours,
+                "max_per_period": self.max_per_period, "period_days": self.period_days}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrainPolicy:
+        return cls(bool(data.get("on_incident", False)),
+                   float(data.get("cooldown_hours", 24.0)),
+                   int(data.get("max_per_period", 3)), float(data.get("period_days", 7.0)))
+
+
+RETRAIN_CAUSES = ("drift", "performance")  # incident causes that retraining can answer
+
+
+def retrain_refusal(policy: RetrainPolicy, cause: str, severity: str,
+                    earlier_triggers: list[datetime], now: datetime) -> str | None:
+    """Why an incident of ``cause`` and ``severity`` may not start a retrain now (None: it
+    may); ``earlier_triggers`` are the start times of retrains that incidents started."""
+    if not policy.on_incident:
+        return "retraining on incidents is off for this model"
+    if cause not in RETRAIN_CAUSES:
+        return f"a {cause} incident is not answered by retraining"
+    if severity != "critical":
+        return "only a critical incident starts a retrain"
+    latest = max(earlier_triggers, default=None)
+    if latest is not None and now - latest < timedelta(hours=policy.cooldown_hours):
+        return (f"cooling down: the last retrain started {latest:%Y-%m-%d %H:%M} UTC, less "
+                f"than {policy.cooldown_hours:g} h ago")
+    window = [t for t in earlier_triggers if now - t < timedelta(days=policy.period_days)]
+    if len(window) >= policy.max_per_period:
+        return (f"{len(window)} retrains in the last {policy.period_days:g} days already "
+                f"(at most {policy.max_per_period})")
+    return None
+
+
+@dataclass(frozen=True)
+class RecipeFile:
+    """What a recipe file says: the recipe, and optionally its promotion gate, its schedule and
+    whether critical incidents may start a retrain."""
+
+    recipe: Recipe
+    gate: GateRule | None = None
+    schedule: Schedule | None = None
+    policy: RetrainPolicy = field(default_factory=RetrainPolicy)
+
+
+def parse_recipe(text: str, *, file_name: str = "recipe.toml") -> RecipeFile:
+    """A recipe file from TOML or JSON text (by the file's extension; .json is JSON, else
+    TOML): the recipe's settings, and the optional tables ``[gate]``, ``[schedule]`` (``cron``
+    or ``every_seconds``) and ``[on_incident]`` (``enabled``, ``cooldown_hours``,
+    ``max_per_period``, ``period_days``)."""
     try:
         data = (json.loads(text) if file_name.lower().endswith(".json")
                 else tomllib.loads(text))
@@ -240,11 +304,35 @@ def parse_recipe(text: str, *, file_name: str = "recipe.toml") -> tuple[Recipe, 
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"{file_name} must hold one recipe (a table of settings).")
     settings = dict(data)
-    gate = settings.pop("gate", None)
-    if gate is not None and not isinstance(gate, Mapping):
-        raise InvalidInputError("The gate must be a table of settings, e.g. [gate] "
-                                "primary_metric = \"roc_auc\".")
-    return Recipe.from_dict(settings), GateRule.from_dict(gate) if gate is not None else None
+    gate = _table(settings.pop("gate", None), "gate", 'primary_metric = "roc_auc"')
+    schedule = _table(settings.pop("schedule", None), "schedule", 'cron = "0 3 * * 1"')
+    on_incident = _table(settings.pop("on_incident", None), "on_incident", "enabled = true")
+    return RecipeFile(Recipe.from_dict(settings),
+                      GateRule.from_dict(gate) if gate is not None else None,
+                      _schedule(schedule) if schedule is not None else None,
+                      _policy(on_incident) if on_incident is not None else RetrainPolicy())
+
+
+def _table(value: Any, name: str, example: str) -> Mapping[str, Any] | None:
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidInputError(f"[{name}] must be a table of settings, e.g. [{name}] {example}.")
+    return value
+
+
+def _schedule(table: Mapping[str, Any]) -> Schedule:
+    _refuse_unknown(table, frozenset({"cron", "every_seconds"}), "schedule")
+    if ("cron" in table) == ("every_seconds" in table):
+        raise InvalidInputError('[schedule] needs either cron = "0 3 * * 1" or '
+                                "every_seconds = 86400.")
+    if "cron" in table:
+        return Schedule(ScheduleKind.CRON, str(table["cron"]))
+    return Schedule(ScheduleKind.INTERVAL, str(int(table["every_seconds"])))
+
+
+def _policy(table: Mapping[str, Any]) -> RetrainPolicy:
+    _refuse_unknown(table, frozenset({"enabled", "cooldown_hours", "max_per_period",
+                                      "period_days"}), "on_incident")
+    return RetrainPolicy.from_dict({**table, "on_incident": table.get("enabled", True)})
 
 
 _RECIPE_KEYS = frozenset({

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from modelledger.core.challenger import Comparison
-from modelledger.core.monitoring import RunStatus
+from modelledger.core.monitoring import RunStatus, Schedule
 from modelledger.core.promotion_gate import GateRule, GateVerdict
-from modelledger.core.recipes import Recipe
+from modelledger.core.recipes import Recipe, RetrainPolicy
 
 
 class Trigger(enum.StrEnum):
@@ -26,6 +26,8 @@ class StoredRecipe:
     recipe_version: int
     recipe: Recipe
     gate: GateRule | None
+    schedule: Schedule | None  # retrain on this schedule; None: only when asked or on incidents
+    policy: RetrainPolicy
     created_by: str
     created_at: datetime
     reason: str
@@ -127,58 +129,3 @@ def judge_reproduction(recorded: dict[str, Any], repeated: dict[str, Any]) -> Re
             differences.append(f"{key.replace('_', ' ')} {agreement[key]:.3g} "
                                f"(allowed {SCORE_TOLERANCE:g})")
     return Reproduction(not differences, tuple(differences))
-
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    """When an incident may start a retrain: only critical drift or performance incidents,
-    not within ``cooldown_hours`` of the last triggered retrain, and at most ``max_per_period``
-    in any ``period_days``, so that a flapping monitor cannot start a storm."""
-
-    on_incident: bool = False
-    cooldown_hours: float = 24.0
-    max_per_period: int = 3
-    period_days: float = 7.0
-
-    def __post_init__(self) -> None:
-        if not (self.cooldown_hours >= 0 and self.period_days > 0 and self.max_per_period >= 1):
-            from modelledger.core.errors import InvalidInputError
-
-            raise InvalidInputError("A retrain policy needs a cool-down ≥ 0 hours, a period "
-                                    "> 0 days and at least one retrain per period.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"on_incident": self.on_incident, "cooldown_hours": self.cooldown_hours,
-                "max_per_period": self.max_per_period, "period_days": self.period_days}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RetrainPolicy:
-        return cls(bool(data.get("on_incident", False)),
-                   float(data.get("cooldown_hours", 24.0)),
-                   int(data.get("max_per_period", 3)), float(data.get("period_days", 7.0)))
-
-
-RETRAIN_CAUSES = ("drift", "performance")  # incident causes that retraining can answer
-
-
-def retrain_refusal(policy: RetrainPolicy, cause: str, severity: str,
-                    earlier_triggers: list[datetime], now: datetime) -> str | None:
-    """Why an incident of ``cause`` and ``severity`` may not start a retrain now (None: it
-    may); ``earlier_triggers`` are the start times of retrains that incidents started."""
-    from datetime import timedelta
-
-    if not policy.on_incident:
-        return "retraining on incidents is off for this model"
-    if cause not in RETRAIN_CAUSES:
-        return f"a {cause} incident is not answered by retraining"
-    if severity != "critical":
-        return "only a critical incident starts a retrain"
-    latest = max(earlier_triggers, default=None)
-    if latest is not None and now - latest < timedelta(hours=policy.cooldown_hours):
-        return (f"cooling down: the last retrain started {latest:%Y-%m-%d %H:%M} UTC, less "
-                f"than {policy.cooldown_hours:g} h ago")
-    window = [t for t in earlier_triggers if now - t < timedelta(days=policy.period_days)]
-    if len(window) >= policy.max_per_period:
-        return (f"{len(window)} retrains in the last {policy.period_days:g} days already "
-                f"(at most {policy.max_per_period})")
-    return None

@@ -411,10 +411,29 @@ training_recipes = Table(
     Column("recipe_version", Integer, nullable=False),
     Column("recipe_json", Text, nullable=False),  # core.recipes.Recipe.to_dict()
     Column("gate_json", Text, nullable=True),  # core.promotion_gate.GateRule.to_dict()
+    Column("schedule_kind", String(10), nullable=True),  # retrain on a schedule, as monitors
+    Column("schedule_expr", String(100), nullable=True),
+    Column("policy_json", Text, nullable=False),  # core.training.RetrainPolicy: on incidents
     Column("created_by", String(120), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("reason", Text, nullable=False),
     UniqueConstraint("model_id", "recipe_version", name="uq_training_recipes_model_version"),
+)
+
+# Who runs which scheduled or incident-started retrain: the unique (model, slot) lets exactly
+# one instance of all those sharing the workspace win a slot, as monitor_claims do for runs.
+training_claims = Table(
+    "training_claims",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("slot", UtcDateTime, nullable=False),
+    Column("trigger", String(20), nullable=False),  # schedule | alert
+    Column("cause", Text, nullable=False),
+    Column("owner", String(200), nullable=False),  # the instance that claimed it
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("training_runs.id"), nullable=True),
+    UniqueConstraint("model_id", "slot", name="uq_training_claims_model_slot"),
 )
 
 # Every training run that ended, written once with its outcome (a run that is still going

@@ -11,13 +11,14 @@ from sqlalchemy import Connection, Select, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from modelledger.core.challenger import Comparison
-from modelledger.core.monitoring import RunStatus
+from modelledger.core.monitoring import RunStatus, Schedule, ScheduleKind
 from modelledger.core.promotion_gate import GateRule, GateVerdict
-from modelledger.core.recipes import Recipe
+from modelledger.core.recipes import Recipe, RetrainPolicy
 from modelledger.core.training import StoredRecipe, TrainingRun, Trigger
 from modelledger.storage.tables import (
     model_versions,
     registered_models,
+    training_claims,
     training_recipes,
     training_runs,
 )
@@ -43,14 +44,18 @@ def recipe_of_run(conn: Connection, run_id: int) -> StoredRecipe:
 
 
 def insert_recipe(conn: Connection, model_id: int, recipe: Recipe, gate: GateRule | None,
-                  created_by: str, now: datetime, reason: str) -> int:
+                  schedule: Schedule | None, policy: RetrainPolicy, created_by: str,
+                  now: datetime, reason: str) -> int:
     latest = conn.execute(select(func.max(training_recipes.c.recipe_version))
                           .where(training_recipes.c.model_id == model_id)).scalar()
     conn.execute(insert(training_recipes).values(
         model_id=model_id, recipe_version=(latest or 0) + 1,
         recipe_json=json.dumps(recipe.to_dict(), sort_keys=True),
         gate_json=json.dumps(gate.to_dict(), sort_keys=True) if gate else None,
-        created_by=created_by, created_at=now, reason=reason))
+        schedule_kind=schedule.kind.value if schedule else None,
+        schedule_expr=schedule.expression if schedule else None,
+        policy_json=json.dumps(policy.to_dict(), sort_keys=True), created_by=created_by,
+        created_at=now, reason=reason))
     return (latest or 0) + 1
 
 
@@ -98,6 +103,9 @@ def _recipe_from_row(row: Any) -> StoredRecipe:
     return StoredRecipe(row.id, row.model_name, row.recipe_version,
                         Recipe.from_dict(json.loads(row.recipe_json)),
                         GateRule.from_dict(json.loads(row.gate_json)) if row.gate_json else None,
+                        Schedule(ScheduleKind(row.schedule_kind), row.schedule_expr)
+                        if row.schedule_kind else None,
+                        RetrainPolicy.from_dict(json.loads(row.policy_json)),
                         row.created_by, row.created_at, row.reason)
 
 
@@ -127,3 +135,46 @@ def _run_from_row(row: Any) -> TrainingRun:
                     if row.comparison_json else None),
         gate=GateVerdict.from_dict(json.loads(row.gate_json)) if row.gate_json else None,
         request_id=row.request_id, data_reference=json.loads(row.data_reference_json))
+
+
+def scheduled_recipes(conn: Connection) -> list[StoredRecipe]:
+    """The current recipe of every model whose current recipe has a schedule."""
+    newest = (select(training_recipes.c.model_id,
+                     func.max(training_recipes.c.recipe_version).label("newest"))
+              .group_by(training_recipes.c.model_id).subquery())
+    rows = conn.execute(_recipe_query().join(
+        newest, (newest.c.model_id == training_recipes.c.model_id)
+        & (newest.c.newest == training_recipes.c.recipe_version))
+        .where(training_recipes.c.schedule_kind.is_not(None)))
+    return [_recipe_from_row(row) for row in rows]
+
+
+def latest_claimed_slot(conn: Connection, model_id: int, trigger: str) -> datetime | None:
+    return conn.execute(select(func.max(training_claims.c.slot)).where(
+        training_claims.c.model_id == model_id, training_claims.c.trigger == trigger)).scalar()
+
+
+def claimed_slots(conn: Connection, model_id: int, trigger: str,
+                  since: datetime) -> list[datetime]:
+    return list(conn.execute(select(training_claims.c.slot).where(
+        training_claims.c.model_id == model_id, training_claims.c.trigger == trigger,
+        training_claims.c.slot >= since)).scalars())
+
+
+def claim(conn: Connection, model_id: int, slot: datetime, trigger: str, cause: str,
+          owner: str, now: datetime) -> int | None:
+    """The new claim's id, or None when another instance claimed this slot first (the
+    insert does nothing on the unique (model, slot), as monitor claims do)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = conn.execute(dialect.insert(training_claims).values(
+        model_id=model_id, slot=slot, trigger=trigger, cause=cause, owner=owner,
+        claimed_at=now).on_conflict_do_nothing(index_elements=["model_id", "slot"])
+        .returning(training_claims.c.id)).scalar()
+    return int(inserted) if inserted is not None else None
+
+
+def finish_claim(conn: Connection, claim_id: int, run_id: int) -> None:
+    conn.execute(update(training_claims).where(training_claims.c.id == claim_id)
+                 .values(run_id=run_id))

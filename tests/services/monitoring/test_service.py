@@ -23,7 +23,7 @@ from modelledger.core.monitoring import (
     SourceKind,
 )
 from modelledger.services.monitoring.scheduler import MonitorScheduler, SchedulerTimings
-from modelledger.services.monitoring.schedules import due_slots
+from modelledger.services.scheduling.schedules import due_slots
 from tests.conftest import wait_until
 from tests.services.monitor_data import add_monitor, file_spec, scored_frame, write_csv
 

@@ -95,7 +95,7 @@ def test_a_time_split_holds_out_the_rows_from_the_cutoff_on(cancer, tmp_path):
 def test_a_regression_recipe_from_toml(tmp_path):
     frame = load_diabetes(as_frame=True).frame
     frame.to_parquet(tmp_path / "diabetes.parquet")
-    recipe, gate = parse_recipe(f"""
+    written = parse_recipe(f"""
         task = "regression"
         estimator = "Ridge"
         target = "target"
@@ -110,8 +110,15 @@ def test_a_regression_recipe_from_toml(tmp_path):
         [gate]
         primary_metric = "rmse"
         min_relative_improvement = 0.02
+        [schedule]
+        cron = "0 3 * * 1"
+        [on_incident]
+        cooldown_hours = 48
         """)
-    assert gate is not None and gate.min_relative_improvement == 0.02
+    recipe = written.recipe
+    assert written.gate is not None and written.gate.min_relative_improvement == 0.02
+    assert written.schedule.describe() == "cron 0 3 * * 1 (UTC)"
+    assert written.policy.on_incident and written.policy.cooldown_hours == 48
     outcome = train_now(_job(recipe, tmp_path), lambda *_: None)
     assert outcome.status is RunStatus.SUCCEEDED, outcome.error
     assert set(outcome.metrics) == {"mae", "rmse", "r2"} and outcome.metrics["r2"] > 0.3
@@ -207,9 +214,9 @@ def _slow_job(cancer, tmp_path) -> tuple[TrainingJob, Path]:
 
 def test_the_time_limit_stops_the_training(cancer, tmp_path):
     job, _ = _slow_job(cancer, tmp_path)
-    outcome = _in_worker(job, time_limit_s=3)
+    outcome = _in_worker(job, time_limit_s=8)  # long enough to start on a busy machine
     assert outcome.status is RunStatus.FAILED
-    assert "longer than its time limit of 3 s" in outcome.error
+    assert "longer than its time limit of 8 s" in outcome.error
     assert "training started" in outcome.log
 
 
@@ -273,6 +280,12 @@ def test_the_memory_limit_turns_a_runaway_recipe_into_a_clear_failure(cancer, tm
      '[split]\nkind = "time"\ntime_column = "t"\ncutoff = "soon"\n[source]\nkind = "file"\n'
      'path = "x.csv"', "must be an ISO date"),
     ("target = [", "is not valid TOML"),
+    ('estimator = "Ridge"\ntask = "regression"\ntarget = "y"\nfeatures = ["a"]\n'
+     '[source]\nkind = "file"\npath = "x.csv"\n[schedule]\nhourly = true',
+     "Unknown schedule setting(s): hourly"),
+    ('estimator = "Ridge"\ntask = "regression"\ntarget = "y"\nfeatures = ["a"]\n'
+     '[source]\nkind = "file"\npath = "x.csv"\n[schedule]\n',
+     "needs either cron"),
 ])
 def test_bad_recipes_are_refused_with_what_is_wrong(text, message):
     with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -32,8 +32,9 @@ from modelledger.core.monitoring import (
     SlotClaim,
 )
 from modelledger.services.monitoring.run_worker import RunOutcome, WorkerProcess
-from modelledger.services.monitoring.schedules import build_trigger, due_slots
 from modelledger.services.monitoring.service import StoredRun
+from modelledger.services.scheduling.schedules import build_trigger, due_slots
+from modelledger.services.training.service import RetrainClaim
 from modelledger.storage import monitoring_repo as mrepo
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class MonitorScheduler:
         self._listener = listener
         self._scheduler: Any = None
         self._runs = ThreadPoolExecutor(max_parallel, thread_name_prefix="monitor-run")
+        self._retrains = ThreadPoolExecutor(1, thread_name_prefix="retrain")
         self._workers = [WorkerProcess() for _ in range(max_parallel)]
         self._free_workers = list(self._workers)
         self._lock = threading.Lock()
@@ -140,6 +142,7 @@ class MonitorScheduler:
             for job in self._running.values():
                 job.cancelled.set()
         self._runs.shutdown(wait=True)
+        self._retrains.shutdown(wait=True)
         for worker in self._workers:
             worker.close()
         self._checkpoint("the scheduler stopped")
@@ -174,8 +177,16 @@ class MonitorScheduler:
             # (a wake-up from sleep, a timer that fired a moment early) is fired now.
             for monitor_id in self._due_monitors(monitors):
                 self.fire(monitor_id)
+            for claim in self._workspace.training.claim_due_retrains(self.owner):
+                self._retrain(claim)
         except ModelLedgerError as exc:
             log.warning("scheduler maintenance skipped: %s", exc)
+
+    def _retrain(self, claim: RetrainClaim) -> Future:
+        """Run a retrain this instance claimed, beside the monitor runs; stopping the
+        scheduler cancels it (recorded as a cancelled run)."""
+        return self._retrains.submit(self._workspace.training.run_claim, claim,
+                                     cancelled=self._stopping)
 
     def sync_jobs(self) -> list[Monitor]:
         monitors = self._service.list_monitors(status=MonitorStatus.ACTIVE)

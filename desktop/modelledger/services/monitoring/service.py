@@ -37,7 +37,7 @@ from modelledger.core.monitoring import (
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write, change_setting
 from modelledger.services.monitoring.run_worker import RunJob, RunOutcome, compute_importance
-from modelledger.services.monitoring.schedules import validate_schedule
+from modelledger.services.scheduling.schedules import validate_schedule
 from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
 from modelledger.storage.artifacts import ArtifactStore

@@ -14,15 +14,16 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from modelledger.core.domain import Actor, ArtifactFormat, ArtifactRef, Stage
 from modelledger.core.errors import InvalidInputError, NotFoundError, UntrustedModelError
-from modelledger.core.monitoring import RunStatus
+from modelledger.core.identity import NotSignedInError, PermissionDeniedError
+from modelledger.core.monitoring import RunStatus, Schedule
 from modelledger.core.promotion_gate import GateRule, TrainingDataFacts, judge
-from modelledger.core.recipes import Recipe, RecipeKind
+from modelledger.core.recipes import Recipe, RecipeKind, RetrainPolicy, retrain_refusal
 from modelledger.core.training import (
     Reproduction,
     StoredRecipe,
@@ -33,6 +34,7 @@ from modelledger.core.training import (
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write
 from modelledger.services.registry.service import RegistryService
+from modelledger.services.scheduling.schedules import due_slots, validate_schedule
 from modelledger.services.training.worker import TrainingJob, TrainingOutcome, train_in_worker
 from modelledger.storage import repositories as repo
 from modelledger.storage import training_repo
@@ -44,6 +46,17 @@ from modelledger.storage.tables import utc_now
 ProgressCallback = Callable[[int, str], None]
 RECIPE_ENTITY = "training_recipe"
 RUN_ENTITY = "training_run"
+
+
+@dataclass(frozen=True)
+class RetrainClaim:
+    """A scheduled or incident-started retrain that this instance won and must run."""
+
+    id: int
+    model_name: str
+    slot: datetime
+    trigger: Trigger
+    cause: str
 
 
 @dataclass(frozen=True)
@@ -71,9 +84,16 @@ class TrainingService:
     # -- recipes ----------------------------------------------------------------------------------
 
     def save_recipe(self, model_name: str, recipe: Recipe, *, gate: GateRule | None = None,
-                    reason: str, code_file: Path | None = None) -> StoredRecipe:
+                    reason: str, code_file: Path | None = None,
+                    schedule: Schedule | None = None,
+                    policy: RetrainPolicy | None = None) -> StoredRecipe:
         """Store a new version of the model's recipe. A code recipe gives its ``code_file``,
-        which is stored by its SHA-256 and runs only once someone trusts that hash."""
+        which is stored by its SHA-256 and runs only once someone trusts that hash.
+        ``schedule`` retrains on that schedule; ``policy`` says whether and how often a
+        critical incident may start a retrain."""
+        policy = policy or RetrainPolicy()
+        if schedule is not None:
+            validate_schedule(schedule)
         if not reason.strip():
             raise InvalidInputError("Say why the recipe changes (the reason is audited).")
         code_ref = None
@@ -92,12 +112,14 @@ class TrainingService:
                 audit.append("artifact.stored", "artifact", code_ref.sha256,
                              after={"size_bytes": code_ref.size_bytes, "format": "code",
                                     "original_filename": code_ref.original_filename})
-            number = training_repo.insert_recipe(conn, model.id, recipe, gate, self.actor.user,
-                                                 now, reason)
+            number = training_repo.insert_recipe(conn, model.id, recipe, gate, schedule, policy,
+                                                 self.actor.user, now, reason)
             audit.append("recipe.saved", RECIPE_ENTITY, f"{model.name}/r{number}",
                          after={"model": model.name, "recipe_version": number,
                                 "recipe": recipe.to_dict(),
-                                "gate": gate.to_dict() if gate else None}, reason=reason)
+                                "gate": gate.to_dict() if gate else None,
+                                "schedule": schedule.describe() if schedule else None,
+                                "on_incident": policy.to_dict()}, reason=reason)
             stored = training_repo.current_recipe(conn, model.id)
             assert stored is not None  # written just above, in this transaction
             return stored
@@ -158,6 +180,11 @@ class TrainingService:
               cancelled: threading.Event | None = None) -> TrainingRun:
         """Train the model's next version from its current recipe and record the outcome.
         Returns the recorded run, failed or not; raises only when nothing could start."""
+        return self._train(model_name, trigger, cause, progress, cancelled)
+
+    def _train(self, model_name: str, trigger: Trigger, cause: str,
+               progress: ProgressCallback | None, cancelled: threading.Event | None, *,
+               claim_id: int | None = None) -> TrainingRun:
         started_at = self._clock()
         plan = self._db.read(lambda conn: self._plan(conn, model_name))
         recipe = plan.stored.recipe
@@ -170,7 +197,7 @@ class TrainingService:
                                       memory_limit_mb=recipe.memory_limit_mb)
             report(95, "Recording the outcome")
             return self._record(plan, outcome, trigger, cause or f"{trigger.value} retrain",
-                                started_at)
+                                started_at, claim_id)
 
     def _plan(self, conn, model_name: str) -> _Plan:
         model = repo.get_model(conn, model_name)
@@ -205,7 +232,7 @@ class TrainingService:
                      champion.id if champion else None, job_champion, code_path, expected)
 
     def _record(self, plan: _Plan, outcome: TrainingOutcome, trigger: Trigger, cause: str,
-                started_at: datetime) -> TrainingRun:
+                started_at: datetime, claim_id: int | None) -> TrainingRun:
         stored = plan.stored
         prepared = None
         if outcome.status is RunStatus.SUCCEEDED:
@@ -243,6 +270,8 @@ class TrainingService:
                 "data_reference_json": outcome.data_reference,
             }
             run_id = training_repo.insert_run(conn, values)
+            if claim_id is not None:
+                training_repo.finish_claim(conn, claim_id, run_id)
             summary = {"model": stored.model_name, "recipe_version": stored.recipe_version,
                        "trigger": trigger.value, "cause": cause,
                        "version": version.version_number if version else None,
@@ -274,6 +303,84 @@ class TrainingService:
         return audited_write(self._db, self.actor, self._bus, unit,
                              lambda r: ChangeEvent("training", r.model_name, "run"),
                              clock=self._clock)
+
+    # -- triggers: schedules and incidents --------------------------------------------------------
+
+    def claim_due_retrains(self, owner: str) -> list[RetrainClaim]:
+        """Claim the newest due slot of every scheduled recipe that no instance claimed yet
+        (older due slots are caught up by this one run, as monitors do)."""
+        now = self._clock()
+        due = []
+        scheduled = self._db.read(training_repo.scheduled_recipes)
+        if not scheduled or not self._may_trigger():
+            return []
+        for stored in scheduled:
+            latest = self._db.read(lambda conn, s=stored: training_repo.latest_claimed_slot(
+                conn, repo.get_model(conn, s.model_name).id, Trigger.SCHEDULE.value))
+            slots, _ = due_slots(stored.schedule, stored.created_at, latest, now, limit=1)
+            if slots:
+                due.append((stored, slots[-1]))
+        claims = []
+        for stored, slot in due:
+            claim = self._claim(stored.model_name, slot, Trigger.SCHEDULE,
+                                f"scheduled retrain ({stored.schedule.describe()}), slot "
+                                f"{slot:%Y-%m-%d %H:%M} UTC", owner)
+            if claim is not None:
+                claims.append(claim)
+        return claims
+
+    def claim_incident_retrain(self, model_name: str, cause: str, severity: str, title: str,
+                               owner: str) -> RetrainClaim | None:
+        """Claim a retrain for a critical incident when the model's policy allows one now;
+        None when it does not (the reason is logged by the caller's audit of the incident)."""
+        now = self._clock()
+
+        def policy_refusal(conn) -> str | None:
+            model = repo.get_model(conn, model_name)
+            stored = training_repo.current_recipe(conn, model.id)
+            if stored is None:
+                return "the model has no training recipe"
+            since = now - timedelta(days=stored.policy.period_days)
+            earlier = training_repo.claimed_slots(conn, model.id, Trigger.ALERT.value, since)
+            return retrain_refusal(stored.policy, cause, severity, earlier, now)
+
+        if self._db.read(policy_refusal) is not None or not self._may_trigger():
+            return None
+        return self._claim(model_name, now, Trigger.ALERT, f"{severity} {cause} incident: {title}",
+                           owner)
+
+    def run_claim(self, claim: RetrainClaim, *,
+                  cancelled: threading.Event | None = None) -> TrainingRun:
+        return self._train(claim.model_name, claim.trigger, claim.cause, None, cancelled,
+                           claim_id=claim.id)
+
+    def _may_trigger(self) -> bool:
+        """Whether the person (or host) this instance acts as may start retrains: an instance
+        whose role may not leaves them to another, instead of failing at every beat."""
+        def check(conn) -> bool:
+            try:
+                AuditAppender(conn, self.actor, self._clock()).check_allowed(
+                    "training.triggered", RUN_ENTITY, "any/claim")
+            except (PermissionDeniedError, NotSignedInError):
+                return False
+            return True
+
+        return self._db.read(check)
+
+    def _claim(self, model_name: str, slot: datetime, trigger: Trigger, cause: str,
+               owner: str) -> RetrainClaim | None:
+        def unit(conn, audit: AuditAppender, now: datetime) -> RetrainClaim | None:
+            model = repo.get_model(conn, model_name)
+            claim_id = training_repo.claim(conn, model.id, slot, trigger.value, cause, owner,
+                                           now)
+            if claim_id is None:
+                return None
+            audit.append("training.triggered", RUN_ENTITY, f"{model_name}/claim{claim_id}",
+                         after={"model": model_name, "trigger": trigger.value,
+                                "slot": slot.isoformat(), "instance": owner}, reason=cause)
+            return RetrainClaim(claim_id, model_name, slot, trigger, cause)
+
+        return audited_write(self._db, self.actor, self._bus, unit, clock=self._clock)
 
     # -- reproduce --------------------------------------------------------------------------------
 

@@ -291,7 +291,7 @@ def _agreement(job: TrainingJob, recipe: Recipe, retrained: Any,
 
 def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,
                            holdout: Any) -> dict[str, Any]:
-    from modelledger.core.challenger import compare_on_same_rows
+    from modelledger.core.paired_comparison import compare_on_same_rows
 
     champion = _load_champion(job)
     features = holdout[list(recipe.features)]

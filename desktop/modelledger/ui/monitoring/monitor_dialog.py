@@ -66,8 +66,8 @@ from modelledger.core.monitoring import (
     Threshold,
     metric_label,
 )
-from modelledger.services.monitoring.schedules import validate_schedule
 from modelledger.services.monitoring.service import DEFAULT_MAX_FAILURES, DEFAULT_TIMEOUT_S
+from modelledger.services.scheduling.schedules import validate_schedule
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.widgets.dialogs import HINT_STYLE, PROBLEM_STYLE, hint_label

@@ -1,4 +1,5 @@
-"""Training: versioned recipes per model and the outcome of every training run.
+"""Training: versioned recipes per model, the outcome of every training run, and the claims
+that let one instance run each scheduled or incident-started retrain.
 
 Revision ID: 0006_training
 Revises: 0005_identity
@@ -25,6 +26,9 @@ def upgrade() -> None:
         sa.Column("recipe_version", sa.Integer, nullable=False),
         sa.Column("recipe_json", sa.Text, nullable=False),
         sa.Column("gate_json", sa.Text, nullable=True),
+        sa.Column("schedule_kind", sa.String(10), nullable=True),
+        sa.Column("schedule_expr", sa.String(100), nullable=True),
+        sa.Column("policy_json", sa.Text, nullable=False),
         sa.Column("created_by", sa.String(120), nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
@@ -56,9 +60,23 @@ def upgrade() -> None:
         sa.Column("data_reference_json", sa.Text, nullable=False),
     )
     op.create_index("ix_training_runs_model", "training_runs", ["model_id", "finished_at"])
+    op.create_table(
+        "training_claims",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("model_id", sa.Integer, sa.ForeignKey("registered_models.id"),
+                  nullable=False),
+        sa.Column("slot", UtcDateTime, nullable=False),
+        sa.Column("trigger", sa.String(20), nullable=False),
+        sa.Column("cause", sa.Text, nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("claimed_at", UtcDateTime, nullable=False),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("training_runs.id"), nullable=True),
+        sa.UniqueConstraint("model_id", "slot", name="uq_training_claims_model_slot"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("training_claims")
     op.drop_index("ix_training_runs_model", table_name="training_runs")
     op.drop_table("training_runs")
     op.drop_table("training_recipes")

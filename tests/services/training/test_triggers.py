@@ -1,0 +1,56 @@
+"""Scheduled retrains across real processes sharing one SQLite file: each slot is claimed and
+trained once, by whichever instance wins it; the run records its trigger and cause."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sqlalchemy import select
+
+from modelledger.core.domain import EventFilter
+from modelledger.core.monitoring import DataSource, Schedule, ScheduleKind, SourceKind
+from modelledger.core.recipes import Recipe, RecipeKind
+from modelledger.core.training import Trigger
+from modelledger.storage.tables import training_claims, training_runs
+from tests.conftest import wait_until
+from tests.services.monitoring.test_scheduler_processes import rows, start_instance, stop
+
+
+@pytest.mark.slow
+def test_two_instances_train_each_scheduled_slot_once(workspace, workspace_path, tmp_path):
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [name.replace(" ", "_") for name in frame.columns]
+    data = tmp_path / "cancer.csv"
+    frame.to_csv(data, index=False)
+    workspace.registry.register_model("churn", owner="alice", reason="new model")
+    recipe = Recipe(RecipeKind.DECLARATIVE, DataSource(SourceKind.FILE, str(data)), "target",
+                    tuple(name for name in frame.columns if name != "target"),
+                    estimator="LogisticRegression", hyperparameters={"max_iter": 2000})
+    stored = workspace.training.save_recipe("churn", recipe, reason="weekly, here every 6 s",
+                                            schedule=Schedule(ScheduleKind.INTERVAL, "6"))
+    instances = [start_instance(workspace, workspace_path, tmp_path / f"instance-{i}.log",
+                                f"host{i}") for i in range(2)]
+    try:
+        wait_until(lambda: len(rows(workspace, select(training_runs.c.id))) >= 3, 150,
+                   "three scheduled retrains")
+    finally:
+        for process in instances:
+            stop(process)
+    logs = "\n".join((tmp_path / f"instance-{i}.log").read_text() for i in range(2))
+    assert "Traceback" not in logs, logs
+
+    claims = rows(workspace, select(training_claims))
+    runs = workspace.training.list_runs("churn")
+    finished = [claim for claim in claims if claim.run_id is not None]
+    assert len({claim.slot for claim in claims}) == len(claims)  # each slot claimed once
+    assert sorted(claim.run_id for claim in finished) == sorted(run.id for run in runs)
+    assert all(run.trigger is Trigger.SCHEDULE for run in runs)
+    assert all(claim.slot - stored.created_at == timedelta(seconds=6) * round(
+        (claim.slot - stored.created_at) / timedelta(seconds=6)) for claim in claims)
+    assert {run.status.value for run in runs} <= {"succeeded", "cancelled"}
+    assert "scheduled retrain (every 6 s)" in runs[-1].cause
+    triggered = workspace.audit.list_events(EventFilter(action_prefix="training.triggered"))
+    assert len(triggered) == len(claims)
+    assert workspace.audit.verify().intact
