@@ -57,9 +57,10 @@ Choices, and why:
   times, per window-size band (powers of 4 from 16 to 65,536). The mean and variance per band
   are stored in the profile (``distance_noise``); a window takes its band's, scaled to its own
   size as the distance scales (sqrt(1/n + 1/m)), and the upper tail of a gamma distribution
-  with those moments, so that any alpha can be asked for. Profiles stored before this have neither: their sketch is
-  taken from the reference values at run time and the band simulated then (a few ms).
-  ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``) shared among its checks.
+  with those moments, so that any alpha can be asked for. Profiles stored before sketches
+  existed take theirs from the reference values at run time and simulate the one band needed
+  then (a few ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``)
+  shared among its checks.
 * **Missing values** (None, NaN, pandas NA and, for numbers, +/-inf) are left out of every
   statistic and every count; a change in the missing share is a data-quality check, not drift.
 * **Not enough data**: with fewer than ``min_sample`` non-missing values in the reference, the
@@ -104,7 +105,7 @@ _HUGE = 1e150  # beyond this, sums of squares and differences could overflow: re
 NOISE_BUDGET = 0.01  # chance per run that noise alone takes any noise-judged check over its floor
 SKETCH_STEPS = 100  # numeric profiles keep the reference quantiles at 0, 1/100, ..., 1
 NOISE_REPLICATES = 600  # simulated undrifted windows per size band
-NOISE_BANDS = tuple(4 ** k for k in range(2, 9))  # window sizes 16 .. 65,536 simulated when profiling
+NOISE_BANDS = tuple(4 ** k for k in range(2, 9))  # window sizes 16 .. 65,536, simulated once
 _NOISE_SEED = 18_2026
 _MAX_THREADS = 4
 _CHUNK = 1 << 16  # merged values per step in _ks_wasserstein
