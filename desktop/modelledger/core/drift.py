@@ -56,8 +56,8 @@ Choices, and why:
   does not grow with n or m) and the distance integrated over the cells, ``NOISE_REPLICATES``
   times, per window-size band (powers of 4 from 16 to 65,536). The mean and variance per band
   are stored in the profile (``distance_noise``); a window takes its band's, scaled to its own
-  size as the distance scales (sqrt(1/n + 1/m)), and the upper tail of a gamma distribution
-  with those moments, so that any alpha can be asked for. Profiles stored before sketches
+  size as the distance scales (sqrt(1/n + 1/m)), and the upper tail of a log-normal
+  distribution with those moments, so that any alpha can be asked for. Profiles stored before sketches
   existed take theirs from the reference values at run time and simulate the one band needed
   then (a few ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``)
   shared among its checks.
@@ -392,7 +392,8 @@ def distance_noise_floor(profile: NumericProfile, current_count: int, alpha: flo
     """The scaled Wasserstein distance that undrifted data stays under with probability
     1 - alpha, for a window of ``current_count`` values against this profile's reference: the
     moments of the window's band, scaled to its exact size as the distance scales,
-    sqrt(1/n + 1/m), and the upper tail of a gamma distribution with them. A profile without
+    sqrt(1/n + 1/m), and the upper tail of a log-normal distribution with them (heavier than a
+    gamma's, which falls short for skewed columns). A profile without
     a sketch (stored before sketches) takes it from ``reference``, the sorted reference values;
     None when there is neither or the reference is constant."""
     if profile.std <= 0.0 or profile.count <= 0 or current_count <= 0:
@@ -411,7 +412,9 @@ def distance_noise_floor(profile: NumericProfile, current_count: int, alpha: flo
     mean, variance = moments[0] * math.sqrt(ratio), moments[1] * ratio
     if mean <= 0.0 or variance <= 0.0:
         return max(mean, 0.0)
-    return float(stats.gamma.isf(alpha, mean * mean / variance, scale=variance / mean))
+    log_variance = math.log1p(variance / (mean * mean))
+    return math.exp(math.log(mean) - log_variance / 2.0
+                    + math.sqrt(log_variance) * float(stats.norm.isf(alpha)))
 
 
 def _spread(reference_count: int, current_count: int) -> float:
@@ -421,11 +424,20 @@ def _spread(reference_count: int, current_count: int) -> float:
 def psi_noise_floor(proportions: tuple[float, ...] | np.ndarray, reference_count: int,
                     current_count: int, alpha: float) -> float:
     """PSI that undrifted data stays under with probability 1 - alpha: (1/n + 1/m) times the
-    chi-square quantile with one degree of freedom less than the bins the reference fills."""
-    freedom = int(np.count_nonzero(np.asarray(proportions) > 0.0)) - 1
-    if freedom < 1:
+    chi-square quantile with one degree of freedom less than the bins the reference fills,
+    plus what an empty bin costs, p ln(p / PSI_FLOOR), for every bin that noise alone leaves
+    empty with a chance of alpha / bins or more, (1 - p) ** m. Small windows empty small bins,
+    and the chi-square approximation knows nothing of the floor on shares."""
+    shares = np.asarray(proportions, dtype=np.float64)
+    filled = shares[shares > 0.0]
+    if filled.size < 2:
         return 0.0
-    return _spread(reference_count, current_count) * float(stats.chi2.isf(alpha, freedom))
+    chi2_floor = _spread(reference_count, current_count) * float(
+        stats.chi2.isf(alpha, filled.size - 1))
+    with np.errstate(divide="ignore"):
+        emptiable = current_count * np.log1p(-filled) >= math.log(alpha / filled.size)
+    jumps = filled[emptiable] * np.log(filled[emptiable] / PSI_FLOOR)
+    return chi2_floor + float(jumps.sum())
 
 
 def js_noise_floor(proportions: tuple[float, ...] | np.ndarray, reference_count: int,
