@@ -57,9 +57,9 @@ Choices, and why:
   times, per window-size band (powers of 4 from 16 to 65,536). The mean and variance per band
   are stored in the profile (``distance_noise``); a window takes its band's, scaled to its own
   size as the distance scales (sqrt(1/n + 1/m)), and the upper tail of a log-normal
-  distribution with those moments, so that any alpha can be asked for. Profiles stored before sketches
-  existed take theirs from the reference values at run time and simulate the one band needed
-  then (a few ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``)
+  distribution with those moments, so that any alpha can be asked for. Profiles stored before
+  sketches existed take theirs from the reference values at run time and simulate the one band
+  needed then (a few ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``)
   shared among its checks.
 * **Missing values** (None, NaN, pandas NA and, for numbers, +/-inf) are left out of every
   statistic and every count; a change in the missing share is a data-quality check, not drift.
@@ -373,13 +373,14 @@ def _distance_moments(sketch: np.ndarray, std: float, reference_count: int,
     Tied quantiles make cells of width 0, so counts and other discrete data are handled too."""
     widths = np.diff(np.asarray(sketch, dtype=np.float64)) / std
     cells = widths.size
-    rng = np.random.default_rng(_NOISE_SEED)
     shares = np.full(cells, 1.0 / cells)
-    reference_cdf = rng.multinomial(reference_count, shares, NOISE_REPLICATES).cumsum(axis=1)
-    reference_cdf = reference_cdf / reference_count
+    # Seeded per side and band, so that a band simulated alone gives what profiling gave.
+    reference_cdf = np.random.default_rng(_NOISE_SEED).multinomial(
+        reference_count, shares, NOISE_REPLICATES).cumsum(axis=1) / reference_count
     moments = {}
     for band in bands:
-        window_cdf = rng.multinomial(band, shares, NOISE_REPLICATES).cumsum(axis=1) / band
+        window_cdf = np.random.default_rng((_NOISE_SEED, band)).multinomial(
+            band, shares, NOISE_REPLICATES).cumsum(axis=1) / band
         gap = np.abs(reference_cdf - window_cdf)
         below = np.concatenate((np.zeros((NOISE_REPLICATES, 1)), gap[:, :-1]), axis=1)
         distances = ((gap + below) * 0.5) @ widths

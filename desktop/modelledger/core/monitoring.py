@@ -471,10 +471,11 @@ def _too_small_text(too_small: Sequence[tuple[MetricValue, int | None]]) -> str:
     e.g. "Window of 100 rows too small to detect a drift of 0.1 (3 checks); need about 900."""
     rows = max(metric.noise_rows or 0 for metric, _ in too_small)
     target = min(metric.warn or 0.0 for metric, _ in too_small)
-    needed = [count for _, count in too_small]
+    needed = [count for _, count in too_small if count is not None]
     checks = "1 check" if len(too_small) == 1 else f"{len(too_small)} checks"
-    need = ("more reference rows are needed as well" if None in needed
-            else f"need about {max(c for c in needed if c is not None):,} rows")
+    need = f"need about {max(needed):,} rows" if needed else "need a larger reference"
+    if needed and len(needed) < len(too_small):
+        need += " (and a larger reference for some)"
     return (f"Window of {rows:,} rows too small to detect a drift of {target:g} ({checks}); "
             f"{need}.")
 
