@@ -49,18 +49,19 @@ Choices, and why:
   So each statistic comes with the value sampling noise alone stays under, with probability
   1 - alpha, at this reference size n and this window size m (``psi_floor``,
   ``distance_floor``), and a feature counts as drifted only above both its threshold and its
-  floor. PSI is about (1/n + 1/m) chi2(k - 1) for k bins under no drift, and the squared
-  Jensen-Shannon distance (base 2) about PSI / (8 ln 2): those floors are analytical. The
-  Wasserstein floor is simulated: the numeric profile keeps ``SKETCH_STEPS`` + 1 reference
-  quantiles; reference and window counts per quantile cell are drawn (multinomial, so the cost
-  does not grow with n or m) and the distance integrated over the cells, ``NOISE_REPLICATES``
-  times, per window-size band (powers of 4 from 16 to 65,536). The mean and variance per band
-  are stored in the profile (``distance_noise``); a window takes its band's, scaled to its own
-  size as the distance scales (sqrt(1/n + 1/m)), and the upper tail of a log-normal
-  distribution with those moments, so that any alpha can be asked for. Profiles stored before
-  sketches existed take theirs from the reference values at run time and simulate the one band
-  needed then (a few ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``)
-  shared among its checks.
+  floor. PSI is about (1/n + 1/m) chi2(k - 1) for k bins under no drift, plus p ln(p / PSI_FLOOR)
+  for each bin a small window may well leave empty, and the squared Jensen-Shannon distance
+  (base 2) about PSI / (8 ln 2): those floors are analytical. The Wasserstein floor is
+  simulated: the numeric profile keeps the reference percentiles (``SKETCH_LEVELS``); reference
+  and window counts per cell between them are drawn (multinomial, so the cost does not grow
+  with n or m) and the distance integrated over the cells, ``NOISE_REPLICATES`` times per
+  window-size band (powers of 4 from 16 to 65,536). The mean and variance per band are stored
+  in the profile (``distance_noise``); a window takes its band's, scaled to its own size as the
+  distance scales (sqrt(1/n + 1/m)), and the upper tail of a log-normal distribution with those
+  moments, so that any alpha can be asked for. Profiles stored before sketches existed take
+  theirs from the reference values at run time and simulate the one band needed then (a few
+  ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``) shared among its
+  checks.
 * **Missing values** (None, NaN, pandas NA and, for numbers, +/-inf) are left out of every
   statistic and every count; a change in the missing share is a data-quality check, not drift.
 * **Not enough data**: with fewer than ``min_sample`` non-missing values in the reference, the
@@ -103,7 +104,10 @@ _KS_EXACT_MAX = 10_000  # as scipy's ks_2samp(method="auto"): exact p-value up t
 _SMIRNOV_OWN_FROM, _SMIRNOV_OWN_TO = 5_000, 1_000_000
 _HUGE = 1e150  # beyond this, sums of squares and differences could overflow: rescale first
 NOISE_BUDGET = 0.01  # chance per run that noise alone takes any noise-judged check over its floor
-SKETCH_STEPS = 100  # numeric profiles keep the reference quantiles at 0, 1/100, ..., 1
+# Numeric profiles keep the reference quantiles at 0, 1/100, ..., 1. Finer tail levels were
+# tried: they make the simulated noise of heavy-tailed columns smaller than the real one, whose
+# extremes fall beyond the reference range; the wide outer cells make up for that.
+SKETCH_LEVELS = np.linspace(0.0, 1.0, 101)
 NOISE_REPLICATES = 600  # simulated undrifted windows per size band
 NOISE_BANDS = tuple(4 ** k for k in range(2, 9))  # window sizes 16 .. 65,536, simulated once
 _NOISE_SEED = 18_2026
@@ -125,7 +129,7 @@ class NumericProfile:
     maximum: float
     count: int  # non-missing reference values
     missing_share: float
-    # Reference quantiles at 0, 1/SKETCH_STEPS, ..., 1 (empty in profiles stored before them).
+    # Reference quantiles at SKETCH_LEVELS (empty in profiles stored before them).
     quantiles: tuple[float, ...] = ()
     # Window-size band -> (mean, variance) of the scaled distance of undrifted data.
     distance_noise: Mapping[int, tuple[float, float]] = field(default_factory=dict)
@@ -360,20 +364,20 @@ def size_band(rows: int) -> int:
 
 
 def _sketch(ordered: np.ndarray) -> np.ndarray:
-    return _quantiles(ordered, np.linspace(0.0, 1.0, SKETCH_STEPS + 1))
+    return _quantiles(ordered, SKETCH_LEVELS)
 
 
 def _distance_moments(sketch: np.ndarray, std: float, reference_count: int,
                       bands: tuple[int, ...]) -> dict[int, tuple[float, float]]:
     """Per band, the mean and variance of the scaled Wasserstein distance between a reference
     of ``reference_count`` values and a window of ``band`` values, both drawn from the
-    distribution the sketch describes. Each quantile cell holds 1/SKETCH_STEPS of it; the
-    empirical CDFs at the cell edges are cumulative multinomial counts (exact, whatever the
-    sizes), and the distance is their gap integrated over the cells by the trapezoidal rule.
-    Tied quantiles make cells of width 0, so counts and other discrete data are handled too."""
+    distribution the sketch describes. The cell between two quantiles holds the difference of
+    their levels (SKETCH_LEVELS); the empirical CDFs at the cell edges are cumulative
+    multinomial counts (exact, whatever the sizes), and the distance is their gap integrated
+    over the cells by the trapezoidal rule. Tied quantiles make cells of width 0, so counts and
+    other discrete data are handled too."""
     widths = np.diff(np.asarray(sketch, dtype=np.float64)) / std
-    cells = widths.size
-    shares = np.full(cells, 1.0 / cells)
+    shares = np.diff(SKETCH_LEVELS)
     # Seeded per side and band, so that a band simulated alone gives what profiling gave.
     reference_cdf = np.random.default_rng(_NOISE_SEED).multinomial(
         reference_count, shares, NOISE_REPLICATES).cumsum(axis=1) / reference_count
