@@ -352,8 +352,9 @@ def evaluate(
             metric, subject, value, status, threshold.warn if threshold else None,
             threshold.critical if threshold else None, note, floor if threshold else None,
             rows if floor is not None and threshold else None)
-        if (floor is not None and rows and threshold is not None and threshold.higher_is_worse
-                and threshold.warn > 0 and floor > 2 * threshold.warn):
+        if (metric.startswith(("drift.", "prediction.")) and floor is not None and rows
+                and threshold is not None and threshold.higher_is_worse and threshold.warn > 0
+                and floor > 2 * threshold.warn):
             power = 1.0 if metric.endswith(".psi") else 0.5
             too_small.append((judged_value, rows_to_detect(floor, reference_count(subject),
                                                            rows, threshold.warn, power)))
