@@ -189,6 +189,7 @@ def child_ours(reference_path: str, current_path: str) -> dict:
         "peak_reset": reset,
         "threads": os.cpu_count(), "drift_share": report.drift_share,
         "features": [{"column": f.column, "psi": f.psi, "distance": f.distance,
+                      "psi_floor": f.psi_floor, "distance_floor": f.distance_floor,
                       "p": f.p_value_adjusted, "drifted": f.drifted, "note": f.note}
                      for f in report.features],
     }
@@ -262,11 +263,13 @@ def evidently_python() -> Path | None:
 
 
 def _level(feature: dict) -> str:
-    """How a monitor with the default thresholds judges this column."""
+    """How a monitor with the default thresholds judges this column: a value must be over its
+    threshold and over its noise floor."""
     from modelledger.core.monitoring import DEFAULT_THRESHOLDS
 
     statuses = {DEFAULT_THRESHOLDS[f"drift.{name}"].judge(feature[name]).value
-                for name in ("psi", "distance") if feature[name] is not None}
+                for name in ("psi", "distance") if feature[name] is not None
+                and feature[name] > (feature[f"{name}_floor"] or 0.0)}
     return "CRITICAL" if "critical" in statuses else "WARN" if "warn" in statuses else ""
 
 
@@ -311,14 +314,16 @@ def report(rows: int, ours: dict | None, theirs: dict | None) -> None:
         print("(peak counters could not be reset after loading: peaks include reading Parquet)")
 
     print("\nModelLedger per column, judged by the monitors' default thresholds (PSI or distance "
-          ">= 0.10 warns, >= 0.25 is critical); p: KS or chi-square, BH-adjusted, shown only:")
+          ">= 0.10 warns, >= 0.25 is critical, when over its noise floor); p: KS or chi-square, "
+          "BH-adjusted, shown only:")
     for feature in ours["features"]:
         mark = _level(feature)
         distance = "-" if feature["distance"] is None else f"{feature['distance']:.4f}"
         p_value = "-" if feature["p"] is None else f"{feature['p']:.1e}"
         shift = SHIFTED.get(feature["column"], "")
+        floors = f"{feature['psi_floor'] or 0.0:.4f}/{feature['distance_floor'] or 0.0:.4f}"
         print(f"  {feature['column']:8} psi {feature['psi']:8.4f}  distance {distance:>7}  "
-              f"p {p_value:>8}  {mark:8} {shift}")
+              f"floors {floors}  p {p_value:>8}  {mark:8} {shift}")
     if theirs:
         print(f"Evidently flagged: {', '.join(theirs['drifted']) or 'nothing'}")
 

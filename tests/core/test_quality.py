@@ -140,10 +140,12 @@ def test_all_missing_columns():
     report = data_quality(reference, current, ["x", "c", "empty"])
     # an all-missing column says nothing about its type: not retyped, just missing
     assert report.schema_changes == ()
-    assert only(report, "x") == ColumnQuality("x", 1.0, None, None)
-    assert only(report, "c") == ColumnQuality("c", 1.0, None, None)
+    # with two reference rows, every share of three current rows is within noise: floor 1.0
+    assert only(report, "x") == ColumnQuality("x", 1.0, None, None, missing_floor=1.0)
+    assert only(report, "c") == ColumnQuality("c", 1.0, None, None, missing_floor=1.0)
     # nothing in the reference to compare with
-    assert only(report, "empty") == ColumnQuality("empty", pytest.approx(1 / 3), None, None)
+    assert only(report, "empty") == ColumnQuality("empty", pytest.approx(1 / 3), None, None,
+                                                  missing_floor=1.0)
 
 
 def test_empty_current_frame():

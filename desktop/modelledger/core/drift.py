@@ -5,7 +5,7 @@ Choices, and why:
 * **PSI is the primary signal.** The Population Stability Index is an effect size: it does not
   grow with the sample size, analysts know its scale (under 0.10 stable, 0.10-0.25 watch, 0.25 or
   more drifted, ``DRIFT_PSI``) and it works the same way for numbers and categories. A feature
-  counts as drifted when ``psi >= drift_psi``.
+  counts as drifted when ``psi >= drift_psi`` and PSI is above its noise floor (below).
 * **The reference side is fixed.** Profiles (``profile_column``) are computed once when a monitor
   is created and stored (``to_dict``/``profile_from_dict``). PSI always uses the stored bins and
   reference shares, so later changes to the reference data cannot move the baseline.
@@ -44,6 +44,24 @@ Choices, and why:
   (``chi2_contingency``; groups empty on both sides dropped; Yates' correction only for a 2 x 2
   table, as in scipy). This two-sample test accounts for the noise in the reference sample; a
   one-sample test against the reference shares does not, and raises false alarms.
+* **Noise floors.** Two samples of one distribution never give PSI or a distance of 0: at 100
+  rows the scaled Wasserstein distance of undrifted data is about 0.1, the default threshold.
+  So each statistic comes with the value sampling noise alone stays under, with probability
+  1 - alpha, at this reference size n and this window size m (``psi_floor``,
+  ``distance_floor``), and a feature counts as drifted only above both its threshold and its
+  floor. PSI is about (1/n + 1/m) chi2(k - 1) for k bins under no drift, plus p ln(p / PSI_FLOOR)
+  for each bin a small window may well leave empty, and the squared Jensen-Shannon distance
+  (base 2) about PSI / (8 ln 2): those floors are analytical. The Wasserstein floor is
+  simulated: the numeric profile keeps the reference percentiles (``SKETCH_LEVELS``); reference
+  and window counts per cell between them are drawn (multinomial, so the cost does not grow
+  with n or m) and the distance integrated over the cells, ``NOISE_REPLICATES`` times per
+  window-size band (powers of 4 from 16 to 65,536). The mean and variance per band are stored
+  in the profile (``distance_noise``); a window takes its band's, scaled to its own size as the
+  distance scales (sqrt(1/n + 1/m)), and the upper tail of a log-normal distribution with those
+  moments, so that any alpha can be asked for. Profiles stored before sketches existed take
+  theirs from the reference values at run time and simulate the one band needed then (a few
+  ms). ``alpha`` is the false-alarm budget of a whole run (``NOISE_BUDGET``) shared among its
+  checks.
 * **Missing values** (None, NaN, pandas NA and, for numbers, +/-inf) are left out of every
   statistic and every count; a change in the missing share is a data-quality check, not drift.
 * **Not enough data**: with fewer than ``min_sample`` non-missing values in the reference, the
@@ -65,7 +83,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -85,6 +103,14 @@ _KS_EXACT_MAX = 10_000  # as scipy's ks_2samp(method="auto"): exact p-value up t
 # scipy is fast enough; above, scipy switches to an approximation, which is then the reference.
 _SMIRNOV_OWN_FROM, _SMIRNOV_OWN_TO = 5_000, 1_000_000
 _HUGE = 1e150  # beyond this, sums of squares and differences could overflow: rescale first
+NOISE_BUDGET = 0.01  # chance per run that noise alone takes any noise-judged check over its floor
+# Numeric profiles keep the reference quantiles at 0, 1/100, ..., 1. Finer tail levels were
+# tried: they make the simulated noise of heavy-tailed columns smaller than the real one, whose
+# extremes fall beyond the reference range; the wide outer cells make up for that.
+SKETCH_LEVELS = np.linspace(0.0, 1.0, 101)
+NOISE_REPLICATES = 600  # simulated undrifted windows per size band
+NOISE_BANDS = tuple(4 ** k for k in range(2, 9))  # window sizes 16 .. 65,536, simulated once
+_NOISE_SEED = 18_2026
 _MAX_THREADS = 4
 _CHUNK = 1 << 16  # merged values per step in _ks_wasserstein
 
@@ -103,6 +129,10 @@ class NumericProfile:
     maximum: float
     count: int  # non-missing reference values
     missing_share: float
+    # Reference quantiles at SKETCH_LEVELS (empty in profiles stored before them).
+    quantiles: tuple[float, ...] = ()
+    # Window-size band -> (mean, variance) of the scaled distance of undrifted data.
+    distance_noise: Mapping[int, tuple[float, float]] = field(default_factory=dict)
     kind: ClassVar[str] = "numeric"
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +143,9 @@ class NumericProfile:
             "mean": float(self.mean), "std": float(self.std),
             "minimum": float(self.minimum), "maximum": float(self.maximum),
             "count": int(self.count), "missing_share": float(self.missing_share),
+            "quantiles": [float(q) for q in self.quantiles],
+            "distance_noise": {str(band): [float(mean), float(variance)]
+                               for band, (mean, variance) in sorted(self.distance_noise.items())},
         }
 
 
@@ -151,11 +184,15 @@ class FeatureDrift:
     p_value: float | None  # numeric: two-sample KS; categorical: chi-square, 2 x k table
     p_value_adjusted: float | None  # Benjamini-Hochberg within a report; None from column_drift
     insufficient: bool
-    drifted: bool  # psi >= drift_psi (never when insufficient)
+    drifted: bool  # psi >= drift_psi and above its noise floor (never when insufficient)
     note: str  # why something is missing or unusual; "" when fine
     # The current data's share in each of the profile's bins (or categories, the rest last):
     # what PSI compared with the reference proportions. Empty when insufficient.
     current_shares: tuple[float, ...] = ()
+    # What sampling noise alone stays under at these sizes (see "Noise floors"); None when
+    # insufficient or without a statistic.
+    psi_floor: float | None = None
+    distance_floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +228,10 @@ def profile_from_dict(data: Mapping[str, Any]) -> Profile:
             proportions=tuple(float(p) for p in data["proportions"]),
             mean=float(data["mean"]), std=float(data["std"]),
             minimum=float(data["minimum"]), maximum=float(data["maximum"]),
-            count=int(data["count"]), missing_share=float(data["missing_share"]))
+            count=int(data["count"]), missing_share=float(data["missing_share"]),
+            quantiles=tuple(float(q) for q in data.get("quantiles", ())),
+            distance_noise={int(band): (float(mean), float(variance))
+                            for band, (mean, variance) in data.get("distance_noise", {}).items()})
     if kind == CategoricalProfile.kind:
         return CategoricalProfile(
             column=str(data["column"]),
@@ -264,10 +304,13 @@ def _profile_numeric(column: str, values: pd.Series) -> NumericProfile:
         cuts = np.concatenate(([np.nextafter(minimum, -np.inf)], cuts))
     proportions = _bin_counts(ordered, cuts) / count
     mean, std = _mean_std(ordered)
+    sketch = _sketch(ordered)
+    noise = _distance_moments(sketch, std, count, NOISE_BANDS) if std > 0.0 else {}
     return NumericProfile(
         column=column, cut_points=tuple(float(c) for c in cuts),
         proportions=tuple(float(p) for p in proportions), mean=mean, std=std,
-        minimum=minimum, maximum=maximum, count=count, missing_share=missing_share)
+        minimum=minimum, maximum=maximum, count=count, missing_share=missing_share,
+        quantiles=tuple(float(q) for q in sketch), distance_noise=noise)
 
 
 def _string_counts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
@@ -307,6 +350,119 @@ def _group_counts(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
     grouped = np.bincount(slots, weights=counts.astype(np.float64),
                           minlength=len(categories) + 1)
     return np.rint(grouped).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- noise floors
+
+
+def size_band(rows: int) -> int:
+    """The window-size band of ``rows``: the largest power of 4 not above it."""
+    band = 1
+    while band * 4 <= rows:
+        band *= 4
+    return band
+
+
+def _sketch(ordered: np.ndarray) -> np.ndarray:
+    return _quantiles(ordered, SKETCH_LEVELS)
+
+
+def _distance_moments(sketch: np.ndarray, std: float, reference_count: int,
+                      bands: tuple[int, ...]) -> dict[int, tuple[float, float]]:
+    """Per band, the mean and variance of the scaled Wasserstein distance between a reference
+    of ``reference_count`` values and a window of ``band`` values, both drawn from the
+    distribution the sketch describes. The cell between two quantiles holds the difference of
+    their levels (SKETCH_LEVELS); the empirical CDFs at the cell edges are cumulative
+    multinomial counts (exact, whatever the sizes), and the distance is their gap integrated
+    over the cells by the trapezoidal rule. Tied quantiles make cells of width 0, so counts and
+    other discrete data are handled too."""
+    widths = np.diff(np.asarray(sketch, dtype=np.float64)) / std
+    shares = np.diff(SKETCH_LEVELS)
+    # Seeded per side and band, so that a band simulated alone gives what profiling gave.
+    reference_cdf = np.random.default_rng(_NOISE_SEED).multinomial(
+        reference_count, shares, NOISE_REPLICATES).cumsum(axis=1) / reference_count
+    moments = {}
+    for band in bands:
+        window_cdf = np.random.default_rng((_NOISE_SEED, band)).multinomial(
+            band, shares, NOISE_REPLICATES).cumsum(axis=1) / band
+        gap = np.abs(reference_cdf - window_cdf)
+        below = np.concatenate((np.zeros((NOISE_REPLICATES, 1)), gap[:, :-1]), axis=1)
+        distances = ((gap + below) * 0.5) @ widths
+        moments[band] = (float(distances.mean()), float(distances.var()))
+    return moments
+
+
+def distance_noise_floor(profile: NumericProfile, current_count: int, alpha: float,
+                         reference: np.ndarray | None = None) -> float | None:
+    """The scaled Wasserstein distance that undrifted data stays under with probability
+    1 - alpha, for a window of ``current_count`` values against this profile's reference: the
+    moments of the window's band, scaled to its exact size as the distance scales,
+    sqrt(1/n + 1/m), and the upper tail of a log-normal distribution with them (heavier than a
+    gamma's, which falls short for skewed columns). A profile without
+    a sketch (stored before sketches) takes it from ``reference``, the sorted reference values;
+    None when there is neither or the reference is constant."""
+    if profile.std <= 0.0 or profile.count <= 0 or current_count <= 0:
+        return None
+    band = min(size_band(current_count), NOISE_BANDS[-1])
+    moments = profile.distance_noise.get(band)
+    if moments is None:
+        if profile.quantiles:
+            sketch = np.asarray(profile.quantiles, dtype=np.float64)
+        elif reference is not None and reference.size:
+            sketch = _sketch(reference)
+        else:
+            return None
+        moments = _distance_moments(sketch, profile.std, profile.count, (band,))[band]
+    ratio = _spread(profile.count, current_count) / _spread(profile.count, band)
+    mean, variance = moments[0] * math.sqrt(ratio), moments[1] * ratio
+    if mean <= 0.0 or variance <= 0.0:
+        return max(mean, 0.0)
+    log_variance = math.log1p(variance / (mean * mean))
+    return math.exp(math.log(mean) - log_variance / 2.0
+                    + math.sqrt(log_variance) * float(stats.norm.isf(alpha)))
+
+
+def _spread(reference_count: int, current_count: int) -> float:
+    return 1.0 / max(reference_count, 1) + 1.0 / max(current_count, 1)
+
+
+def psi_noise_floor(proportions: tuple[float, ...] | np.ndarray, reference_count: int,
+                    current_count: int, alpha: float) -> float:
+    """PSI that undrifted data stays under with probability 1 - alpha: (1/n + 1/m) times the
+    chi-square quantile with one degree of freedom less than the bins the reference fills,
+    plus what an empty bin costs, p ln(p / PSI_FLOOR), for every bin that noise alone leaves
+    empty with a chance of alpha / bins or more, (1 - p) ** m. Small windows empty small bins,
+    and the chi-square approximation knows nothing of the floor on shares."""
+    shares = np.asarray(proportions, dtype=np.float64)
+    filled = shares[shares > 0.0]
+    if filled.size < 2:
+        return 0.0
+    chi2_floor = _spread(reference_count, current_count) * float(
+        stats.chi2.isf(alpha, filled.size - 1))
+    with np.errstate(divide="ignore"):
+        emptiable = current_count * np.log1p(-filled) >= math.log(alpha / filled.size)
+    jumps = filled[emptiable] * np.log(filled[emptiable] / PSI_FLOOR)
+    return chi2_floor + float(jumps.sum())
+
+
+def js_noise_floor(proportions: tuple[float, ...] | np.ndarray, reference_count: int,
+                   current_count: int, alpha: float) -> float:
+    """The Jensen-Shannon distance (base 2) of undrifted data: its square is about PSI / 8 in
+    nats, so the floor is sqrt(PSI floor / (8 ln 2))."""
+    return math.sqrt(psi_noise_floor(proportions, reference_count, current_count, alpha)
+                     / (8.0 * math.log(2.0)))
+
+
+def rows_to_detect(floor: float, reference_count: int, current_count: int, target: float,
+                   power: float) -> int | None:
+    """About how many window rows bring a floor of ``floor`` (at ``current_count`` rows) down
+    to ``target``, given that it grows as (1/n + 1/m) ** power (1 for PSI, 1/2 for distances).
+    None when even an endless window would not, because the reference is too small."""
+    if floor <= 0.0 or target <= 0.0:
+        return None
+    constant = floor / _spread(reference_count, current_count) ** power
+    inverse = (target / constant) ** (1.0 / power) - 1.0 / max(reference_count, 1)
+    return math.ceil(1.0 / inverse) if inverse > 0.0 else None
 
 
 # --------------------------------------------------------------------------- statistics
@@ -422,18 +578,20 @@ def column_drift(
     *,
     min_sample: int = MIN_SAMPLE,
     drift_psi: float = DRIFT_PSI,
+    alpha: float = NOISE_BUDGET / 2,
 ) -> FeatureDrift:
     """Drift of one column: PSI against the stored profile, plus a distance and a p-value that
-    need the reference values themselves. ``p_value_adjusted`` is None (see dataset_drift)."""
+    need the reference values themselves, and the noise floors of PSI and the distance at
+    false-alarm rate ``alpha`` each. ``p_value_adjusted`` is None (see dataset_drift)."""
     reference, current = _as_series(reference), _as_series(current)
     min_sample = max(int(min_sample), 1)  # statistics of nothing are not defined
     if isinstance(profile, NumericProfile):
-        return _numeric_drift(profile, reference, current, min_sample, drift_psi)
-    return _categorical_drift(profile, reference, current, min_sample, drift_psi)
+        return _numeric_drift(profile, reference, current, min_sample, drift_psi, alpha)
+    return _categorical_drift(profile, reference, current, min_sample, drift_psi, alpha)
 
 
 def _numeric_drift(profile: NumericProfile, reference: pd.Series, current: pd.Series,
-                   min_sample: int, drift_psi: float) -> FeatureDrift:
+                   min_sample: int, drift_psi: float, alpha: float) -> FeatureDrift:
     notes: list[str] = []
     for side, values in (("reference", reference), ("current", current)):
         if not (_is_numeric(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
@@ -448,6 +606,8 @@ def _numeric_drift(profile: NumericProfile, reference: pd.Series, current: pd.Se
     cuts = np.asarray(profile.cut_points, dtype=np.float64)
     current_shares = _bin_counts(b, cuts) / b.size
     psi = _psi(np.asarray(profile.proportions), current_shares)
+    psi_floor = psi_noise_floor(profile.proportions, a.size, b.size, alpha)
+    distance_floor = distance_noise_floor(profile, b.size, alpha, a)
 
     scale = _scale_of(a, b)
     if scale != 1.0:  # KS and Wasserstein / std do not change when both sides are rescaled
@@ -462,12 +622,13 @@ def _numeric_drift(profile: NumericProfile, reference: pd.Series, current: pd.Se
         notes.append("the reference values are all equal (standard deviation 0), so there is "
                      "no scaled distance")
     return FeatureDrift(profile.column, profile.kind, int(a.size), int(b.size), psi, distance,
-                        p_value, None, False, psi >= drift_psi, "; ".join(notes),
-                        tuple(float(share) for share in current_shares))
+                        p_value, None, False, psi >= drift_psi and psi > psi_floor,
+                        "; ".join(notes), tuple(float(share) for share in current_shares),
+                        psi_floor, distance_floor if distance is not None else None)
 
 
 def _categorical_drift(profile: CategoricalProfile, reference: pd.Series, current: pd.Series,
-                       min_sample: int, drift_psi: float) -> FeatureDrift:
+                       min_sample: int, drift_psi: float, alpha: float) -> FeatureDrift:
     notes: list[str] = []
     reference_counts = _group_counts(reference, profile.categories)
     current_counts = _group_counts(current, profile.categories)
@@ -483,9 +644,11 @@ def _categorical_drift(profile: CategoricalProfile, reference: pd.Series, curren
     psi = _psi(p, q)
     distance = _js_distance(p, q)
     p_value = _chi2_p_value(reference_counts, current_counts)
+    psi_floor = psi_noise_floor(p, reference_count, current_count, alpha)
     return FeatureDrift(profile.column, profile.kind, reference_count, current_count, psi,
-                        distance, p_value, None, False, psi >= drift_psi, "; ".join(notes),
-                        tuple(float(share) for share in q))
+                        distance, p_value, None, False, psi >= drift_psi and psi > psi_floor,
+                        "; ".join(notes), tuple(float(share) for share in q), psi_floor,
+                        js_noise_floor(p, reference_count, current_count, alpha))
 
 
 def dataset_drift(
@@ -495,10 +658,15 @@ def dataset_drift(
     *,
     min_sample: int = MIN_SAMPLE,
     drift_psi: float = DRIFT_PSI,
+    alpha: float | None = None,
 ) -> DriftReport:
     """One FeatureDrift per profile, in the profiles' order, with Benjamini-Hochberg adjusted
-    p-values across them. Columns run in parallel on a few threads."""
+    p-values across them. ``alpha`` is the false-alarm rate of each noise floor; by default
+    ``NOISE_BUDGET`` shared among the PSI and distance of every column. Columns run in
+    parallel on a few threads."""
     names = list(profiles)
+    if alpha is None:
+        alpha = NOISE_BUDGET / max(2 * len(names), 1)
 
     def one(name: str) -> FeatureDrift:
         profile = profiles[name]
@@ -507,7 +675,7 @@ def dataset_drift(
                 return FeatureDrift(name, profile.kind, 0, 0, None, None, None, None, True,
                                     False, f"the column is missing from the {side} data")
         drift = column_drift(profile, reference[name], current[name], min_sample=min_sample,
-                             drift_psi=drift_psi)
+                             drift_psi=drift_psi, alpha=alpha)
         return drift if drift.column == name else replace(drift, column=name)
 
     workers = min(_MAX_THREADS, os.cpu_count() or 1, len(names))

@@ -299,6 +299,11 @@ class MetricValue:
     warn: float | None = None  # the thresholds in force for this run
     critical: float | None = None
     note: str = ""
+    # What sampling noise alone stays under at this reference size and this window size; a
+    # value at or under it is "ok" whatever the thresholds. Not stored with a run (its note
+    # says "within the noise of N rows" instead).
+    noise_floor: float | None = None
+    noise_rows: int | None = None  # the window size the floor is for
 
 
 @dataclass(frozen=True)
@@ -329,15 +334,24 @@ def evaluate(
 ) -> Evaluation:
     """Every metric of one run. ``reference``/``current`` are pandas DataFrames; ``current``
     already holds the prediction column when the model scored it."""
-    from modelledger.core.drift import column_drift, dataset_drift, profile_from_dict
+    from modelledger.core.drift import (
+        NOISE_BUDGET,
+        column_drift,
+        dataset_drift,
+        profile_from_dict,
+        rows_to_detect,
+    )
     from modelledger.core.kpi_evaluation import evaluate_kpi
     from modelledger.core.quality import data_quality
 
     values: list[MetricValue] = []
     distributions: dict[str, tuple[float, ...]] = {}
+    too_small: list[tuple[MetricValue, int | None]] = []  # drift the window cannot resolve
+    reference_rows = len(reference)
 
     def judged(metric: str, subject: str, value: float | None, note: str = "",
-               insufficient: bool = False) -> MetricValue:
+               insufficient: bool = False, floor: float | None = None,
+               rows: int | None = None) -> MetricValue:
         threshold = spec.threshold_for(metric, subject, baseline)
         if insufficient or value is None:
             status = Health.INSUFFICIENT.value if threshold is not None else INFO
@@ -345,36 +359,64 @@ def evaluate(
             status = INFO
         else:
             status = threshold.judge(value).value
-        return MetricValue(metric, subject, value, status,
-                           threshold.warn if threshold else None,
-                           threshold.critical if threshold else None, note)
+            if floor is not None and threshold.higher_is_worse and value <= floor \
+                    and status != Health.OK:
+                status = Health.OK.value
+                note = "; ".join(filter(None, (
+                    note, f"within the noise of {rows:,} rows (noise floor {floor:.3g})")))
+        judged_value = MetricValue(
+            metric, subject, value, status, threshold.warn if threshold else None,
+            threshold.critical if threshold else None, note, floor if threshold else None,
+            rows if floor is not None and threshold else None)
+        if (metric.startswith(("drift.", "prediction.")) and floor is not None and rows
+                and threshold is not None and threshold.higher_is_worse and threshold.warn > 0
+                and floor > 2 * threshold.warn):
+            power = 1.0 if metric.endswith(".psi") else 0.5
+            too_small.append((judged_value, rows_to_detect(floor, reference_count(subject),
+                                                           rows, threshold.warn, power)))
+        return judged_value
 
     # Labels arrive later: their absence is not a quality problem (performance reports how
     # many rows are labelled), so quality watches the features and the prediction only.
     watched = list(dict.fromkeys(spec.features + ((spec.prediction,) if spec.prediction else ())))
-    quality = data_quality(reference, current, watched)
+    # The run's false-alarm budget is shared by every check judged against a noise floor: PSI
+    # and distance per profiled column, missing and range or unseen share per watched column.
+    alpha = NOISE_BUDGET / (2 * len(spec.reference_columns()) + 2 * len(watched))
+    drift_counts: dict[str, int] = {}
+
+    def reference_count(subject: str) -> int:
+        return drift_counts.get(subject, reference_rows)
+
+    quality = data_quality(reference, current, watched, alpha=alpha)
     values.append(MetricValue("quality.row_count", "", float(quality.row_count), INFO))
     structural = [c for c in quality.schema_changes if c.change != "extra"]
     values.append(judged(
         "quality.schema_changes", "", float(len(structural)),
         "; ".join(_describe_change(c) for c in quality.schema_changes)))
+    rows = quality.row_count
     for column in quality.columns:
-        values.append(judged("quality.missing_share", column.column, column.missing_share))
+        values.append(judged("quality.missing_share", column.column, column.missing_share,
+                             floor=column.missing_floor, rows=rows))
         if column.out_of_range_share is not None:
             values.append(judged("quality.out_of_range_share", column.column,
-                                 column.out_of_range_share))
+                                 column.out_of_range_share, floor=column.out_of_range_floor,
+                                 rows=rows))
         if column.unseen_category_share is not None:
             values.append(judged("quality.unseen_category_share", column.column,
-                                 column.unseen_category_share))
+                                 column.unseen_category_share,
+                                 floor=column.unseen_category_floor, rows=rows))
 
     feature_profiles = {name: profile_from_dict(profiles[name]) for name in spec.features}
-    report = dataset_drift(feature_profiles, reference, current, min_sample=spec.min_sample)
+    report = dataset_drift(feature_profiles, reference, current, min_sample=spec.min_sample,
+                           alpha=alpha)
     for drift in report.features:
         if drift.current_shares:
             distributions[drift.column] = drift.current_shares
-        values.append(judged("drift.psi", drift.column, drift.psi, drift.note, drift.insufficient))
+        drift_counts[drift.column] = drift.reference_count
+        values.append(judged("drift.psi", drift.column, drift.psi, drift.note, drift.insufficient,
+                             drift.psi_floor, drift.current_count))
         values.append(judged("drift.distance", drift.column, drift.distance, drift.note,
-                             drift.insufficient))
+                             drift.insufficient, drift.distance_floor, drift.current_count))
         values.append(MetricValue("drift.p_value", drift.column, drift.p_value_adjusted, INFO,
                                   note=drift.note))
     values.append(judged("drift.share", "", report.drift_share,
@@ -388,13 +430,14 @@ def evaluate(
     if spec.prediction and spec.prediction in profiles and spec.prediction in current.columns:
         drift = column_drift(profile_from_dict(profiles[spec.prediction]),
                              reference[spec.prediction], current[spec.prediction],
-                             min_sample=spec.min_sample)
+                             min_sample=spec.min_sample, alpha=alpha)
         if drift.current_shares:
             distributions[spec.prediction] = drift.current_shares
+        drift_counts[spec.prediction] = drift.reference_count
         values.append(judged("prediction.psi", spec.prediction, drift.psi, drift.note,
-                             drift.insufficient))
+                             drift.insufficient, drift.psi_floor, drift.current_count))
         values.append(judged("prediction.distance", spec.prediction, drift.distance, drift.note,
-                             drift.insufficient))
+                             drift.insufficient, drift.distance_floor, drift.current_count))
 
     if spec.label and spec.label in current.columns and spec.prediction in current.columns:
         values.extend(_performance(spec, current, judged))
@@ -407,8 +450,10 @@ def evaluate(
     health = overall_health(values)
     if quality.row_count < spec.min_sample:
         health = Health.INSUFFICIENT
-    return Evaluation(tuple(values), health, quality.row_count, len(reference),
-                      _summary(values, health, quality.row_count, spec.min_sample),
+    summary = _summary(values, health, quality.row_count, spec.min_sample)
+    if too_small and health is not Health.INSUFFICIENT:
+        summary = f"{summary} {_too_small_text(too_small)}"
+    return Evaluation(tuple(values), health, quality.row_count, len(reference), summary,
                       distributions)
 
 
@@ -436,11 +481,37 @@ def _describe_change(change: Any) -> str:
     return f"column '{change.column}' changed from {change.reference_type} to {change.current_type}"
 
 
+def _within_noise(metric: MetricValue) -> bool:
+    """Over its warn threshold, and yet judged "ok" because noise alone gives such values."""
+    return (metric.noise_floor is not None and metric.value is not None
+            and metric.warn is not None and metric.status == Health.OK
+            and metric.warn <= metric.value <= metric.noise_floor)
+
+
+def _too_small_text(too_small: Sequence[tuple[MetricValue, int | None]]) -> str:
+    """One sentence for the drift checks whose noise floor is over twice their warn threshold,
+    e.g. "Window of 100 rows too small to detect a drift of 0.1 (3 checks); need about 900."""
+    rows = max(metric.noise_rows or 0 for metric, _ in too_small)
+    target = min(metric.warn or 0.0 for metric, _ in too_small)
+    needed = [count for _, count in too_small if count is not None]
+    checks = "1 check" if len(too_small) == 1 else f"{len(too_small)} checks"
+    need = f"need about {max(needed):,} rows" if needed else "need a larger reference"
+    if needed and len(needed) < len(too_small):
+        need += " (and a larger reference for some)"
+    return (f"Window of {rows:,} rows too small to detect a drift of {target:g} ({checks}); "
+            f"{need}.")
+
+
 def _summary(values: Sequence[MetricValue], health: Health, rows: int, min_sample: int) -> str:
     if health is Health.INSUFFICIENT and rows < min_sample:
         return f"Insufficient data: {rows} rows (at least {min_sample} needed)."
     bad = [m for m in values if m.status in (Health.WARN, Health.CRITICAL)]
+    noisy = [m for m in values if _within_noise(m)]
     if not bad:
+        if noisy:
+            values_text = "1 value" if len(noisy) == 1 else f"{len(noisy)} values"
+            return (f"All checks within thresholds on {rows:,} rows; {values_text} over a "
+                    f"threshold within noise, e.g. {describe_metric(noisy[0])}.")
         return f"All checks within thresholds on {rows:,} rows."
     bad.sort(key=lambda m: (-_SEVERITY[Health(m.status)], m.metric, m.subject))
     shown = ", ".join(describe_metric(m) for m in bad[:3])
@@ -450,10 +521,13 @@ def _summary(values: Sequence[MetricValue], health: Health, rows: int, min_sampl
 
 
 def describe_metric(metric: MetricValue) -> str:
-    """e.g. ``PSI of income 0.31 (critical)``."""
+    """e.g. ``PSI of income 0.31 (critical)``, or ``Distance of age 0.11, within the noise of
+    150 rows``."""
     label = METRIC_LABELS.get(metric.metric) or metric.metric.split(".", 1)[-1].replace("_", " ")
     where = f" of {metric.subject}" if metric.subject else ""
     value = "n/a" if metric.value is None else f"{metric.value:.3g}"
+    if _within_noise(metric) and metric.noise_rows is not None:
+        return f"{label}{where} {value}, within the noise of {metric.noise_rows:,} rows"
     return f"{label}{where} {value} ({metric.status})"
 
 

@@ -5,18 +5,30 @@ seen in the reference, for everything else the share of values never seen in the
 Across the frames: the schema changes (a watched column gone, a new column, a column whose type
 family changed, e.g. numbers that now arrive as text).
 
+Each share comes with its noise floor: the share that chance alone stays under with probability
+1 - alpha at this reference size and this window size, so that a verdict can tell a change from
+sampling noise. The count of missing values in m rows of undrifted data is beta-binomial,
+BetaBinomial(m, k + 1, N - k + 1) for k missing among the N reference rows (the reference share
+is itself a sample). A new value of a continuous column falls outside the range of n reference
+values with probability 2 / (n + 1), exactly Beta(2, n - 1) distributed, so the count out of
+range is BetaBinomial(m, 2, n - 1). The share of values never seen in the reference is, by
+Good and Turing, about the share of reference values seen only once, N1 / n; its count is taken
+as BetaBinomial(m, N1 + 1, n - N1 + 1).
+
 Everything is vectorised (one hash pass over reference and current values), so a million rows with a
 hundred thousand distinct categories take well under a second.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from modelledger.core.errors import InvalidInputError
 
@@ -36,6 +48,10 @@ class ColumnQuality:
     missing_share: float | None  # share missing in current; None if the current data is empty
     out_of_range_share: float | None  # numbers: share outside [reference min, reference max]
     unseen_category_share: float | None  # other types: share of values not in the reference
+    # What chance alone stays under at these sizes (see the module's docstring).
+    missing_floor: float | None = None
+    out_of_range_floor: float | None = None
+    unseen_category_floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ def type_family(dtype: Any) -> str:
 
 
 def data_quality(reference: pd.DataFrame, current: pd.DataFrame,
-                 columns: Sequence[str]) -> QualityReport:
+                 columns: Sequence[str], *, alpha: float = 1e-4) -> QualityReport:
     """Quality of ``columns`` in ``current`` against ``reference``, and the schema changes.
 
     A requested column absent from the current data is a "missing" change (when the reference
@@ -87,6 +103,7 @@ def data_quality(reference: pd.DataFrame, current: pd.DataFrame,
     object columns are judged by their values, so Python numbers in an object column are
     numeric while numbers read as text are text. Range and unseen-category shares are None when
     the column is new or retyped, or when the reference or the current data has no values.
+    Each share's noise floor has a false-alarm rate of ``alpha``.
     """
     if isinstance(columns, str):
         columns = [columns]
@@ -117,7 +134,8 @@ def data_quality(reference: pd.DataFrame, current: pd.DataFrame,
         if current_family and reference_family and current_family != reference_family:
             changes.append(SchemaChange(str(name), RETYPED, reference_family, current_family))
             known = None
-        qualities.append(_column_quality(name, known, values, current_family))
+        qualities.append(_column_quality(name, reference[name] if in_reference else None, known,
+                                         values, current_family, alpha))
     for name in dict.fromkeys(current.columns):
         if name not in reference_columns:
             column = current.loc[:, current.columns == name].iloc[:, 0]
@@ -145,21 +163,48 @@ def _shown_family(values: pd.Series) -> str:
     return _family(values) or type_family(values.dtype)
 
 
-def _column_quality(name: str, reference: pd.Series | None, current: pd.Series,
-                    family: str | None) -> ColumnQuality:
+def _share_floor(rows: int, a: float, b: float, alpha: float) -> float | None:
+    """The share of ``rows`` that a BetaBinomial(rows, a, b) count stays at or under with
+    probability at least 1 - alpha. Summed over the counts up to 40 standard deviations above
+    the mean (far beyond any alpha asked for), which is much faster than scipy's generic
+    search for discrete quantiles."""
+    if rows <= 0:
+        return None
+    total = a + b
+    mean = rows * a / total
+    sd = math.sqrt(rows * a * b * (total + rows) / (total * total * (total + 1.0)))
+    top = int(min(rows, math.ceil(mean + 40.0 * sd + 40.0)))
+    tail = 1.0 - np.cumsum(stats.betabinom.pmf(np.arange(top + 1), rows, a, b))
+    within = np.flatnonzero(tail <= alpha)
+    return float(within[0] if within.size else top) / rows
+
+
+def _column_quality(name: str, reference: pd.Series | None, comparable: pd.Series | None,
+                    current: pd.Series, family: str | None, alpha: float) -> ColumnQuality:
     if len(current) == 0:
         return ColumnQuality(name, None, None, None)
     missing = current.isna().to_numpy(dtype=bool)
     missing_share = float(missing.mean())
-    out_of_range = unseen = None
-    if reference is not None and family is not None:
-        known = reference.dropna()
+    missing_floor = None
+    if reference is not None and len(reference):
+        reference_missing = int(reference.isna().sum())
+        missing_floor = _share_floor(len(current), reference_missing + 1,
+                                     len(reference) - reference_missing + 1, alpha)
+    out_of_range = unseen = out_of_range_floor = unseen_floor = None
+    if comparable is not None and family is not None:
+        known = comparable.dropna()
         present = current[~missing]
         if len(known) and family == NUMERIC:
             out_of_range = _out_of_range_share(known, present)
+            if out_of_range is not None:
+                out_of_range_floor = _share_floor(len(present), 2, max(len(known) - 1, 1),
+                                                  alpha)
         elif len(known):
-            unseen = _unseen_share(known, present)
-    return ColumnQuality(name, missing_share, out_of_range, unseen)
+            unseen, singletons = _unseen_share(known, present)
+            unseen_floor = _share_floor(len(present), singletons + 1,
+                                        len(known) - singletons + 1, alpha)
+    return ColumnQuality(name, missing_share, out_of_range, unseen, missing_floor,
+                         out_of_range_floor, unseen_floor)
 
 
 def _out_of_range_share(known: pd.Series, present: pd.Series) -> float | None:
@@ -172,14 +217,18 @@ def _out_of_range_share(known: pd.Series, present: pd.Series) -> float | None:
     return float(np.asarray(outside, dtype=bool).mean())
 
 
-def _unseen_share(known: pd.Series, present: pd.Series) -> float:
+def _unseen_share(known: pd.Series, present: pd.Series) -> tuple[float, int]:
+    """The share of ``present`` values absent from ``known``, and how many values ``known``
+    holds only once."""
     # One hash pass over both (factorize) is several times faster than ``isin`` against a
     # large set of categories, and works for every dtype.
     both = pd.concat([_plain(known), _plain(present)], ignore_index=True)
     codes, uniques = pd.factorize(both)
+    known_codes = codes[: len(known)]
     seen = np.zeros(len(uniques) + 1, dtype=bool)  # the extra slot is code -1 (missing)
-    seen[codes[: len(known)]] = True
-    return float(1.0 - seen[codes[len(known):]].mean())
+    seen[known_codes] = True
+    singletons = int(np.count_nonzero(np.bincount(known_codes[known_codes >= 0]) == 1))
+    return float(1.0 - seen[codes[len(known):]].mean()), singletons
 
 
 def _numbers(values: pd.Series) -> pd.Series:

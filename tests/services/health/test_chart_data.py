@@ -85,6 +85,20 @@ def test_the_heatmap_is_the_feature_series_side_by_side(credit):
     assert heatmap.values[heatmap.features.index("income"), -1] > 0.25
 
 
+def test_the_heatmap_marks_the_values_its_runs_judged_within_noise(demo_workspace):
+    # The screening model's reference has 569 rows: distances near 0.1 are noise there.
+    monitor = demo_workspace.monitoring.list_monitors(model_name=SCREENING)[0]
+    health = demo_workspace.health.monitor_health(monitor.id)
+    heatmap = health.heatmap("drift.distance")
+    assert heatmap.within_noise is not None
+    for row, feature in enumerate(heatmap.features):
+        series = health.get("drift.distance", feature)
+        expected = (np.asarray(series.statuses) == "ok") & (series.values >= series.warn)
+        np.testing.assert_array_equal(heatmap.within_noise[row], expected)
+    assert (heatmap.colour_values()[heatmap.within_noise] == 0.0).all()
+    assert (heatmap.values[heatmap.within_noise] >= 0.10).all()
+
+
 def test_the_portfolio_has_health_alerts_and_a_trend_per_model(demo_workspace):
     rows = {row.summary.model.name: row for row in demo_workspace.health.portfolio()}
     assert len(rows) == 5

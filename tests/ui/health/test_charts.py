@@ -60,7 +60,17 @@ def test_the_heatmap_makes_room_for_its_feature_names(qtbot):
     assert drawn > 150  # the long name fits
 
 
-def test_points_of_one_status_share_a_brush():
+def test_a_drift_within_noise_is_drawn_without_the_amber_of_a_warning(qtbot):
+    chart = HeatmapChart()
+    qtbot.addWidget(chart)
+    values = np.array([[0.0, 0.12, 0.12]])
+    within_noise = np.array([[False, True, False]])  # the second run judged it "ok"
+    chart.set_heatmap(DriftHeatmap("drift.psi", ("income",), 1.7e9 + np.arange(3) * DAY,
+                                   np.arange(3), values, 0.1, 0.25, within_noise))
+    pixels = chart.image.image  # runs x features x RGBA
+    none, calm, amber = (tuple(pixels[run, 0, :3]) for run in range(3))
+    assert calm == none != amber
+
     brushes = status_brushes(("ok", "warn", "ok", "critical", "ok"))
     assert brushes[0] is brushes[2] is brushes[4]
     assert len({id(brush) for brush in brushes}) == 3

@@ -107,6 +107,18 @@ class DriftHeatmap:
     values: np.ndarray  # features x runs, NaN where no value
     warn: float | None  # the scale's marks (the latest thresholds in force), for the legend
     critical: float | None
+    # features x runs: over the warn threshold, yet judged "ok" by the run (within the noise of
+    # its window), so drawn without the amber of a warning. None: no such cell.
+    within_noise: np.ndarray | None = None
+
+    def colour_values(self) -> np.ndarray:
+        """The values the colour scale shows: a value within noise as no drift at all (0), since
+        the window cannot tell it from none."""
+        import numpy as np
+
+        if self.within_noise is None:
+            return self.values
+        return np.where(self.within_noise, 0.0, self.values)
 
 
 @dataclass(frozen=True)
@@ -227,6 +239,7 @@ class MonitorHealth:
             else np.empty(0)
         run_ids = np.zeros(times.size, dtype=np.int64)
         values = np.full((len(features), times.size), np.nan)
+        within_noise = np.zeros(values.shape, dtype=bool)
         warn = critical = None
         for index, row in enumerate(rows):
             if row is None:
@@ -234,9 +247,13 @@ class MonitorHealth:
             columns = np.searchsorted(times, row.times)
             values[index, columns] = row.values
             run_ids[columns] = row.run_ids
+            with np.errstate(invalid="ignore"):
+                within_noise[index, columns] = (np.asarray(row.statuses) == "ok") \
+                    & (row.values >= row.warn)
             if row.has_thresholds:
                 warn, critical = float(row.warn[-1]), float(row.critical[-1])
-        return DriftHeatmap(measure, features, times, run_ids, values, warn, critical)
+        return DriftHeatmap(measure, features, times, run_ids, values, warn, critical,
+                            within_noise if within_noise.any() else None)
 
 
 @dataclass(frozen=True)

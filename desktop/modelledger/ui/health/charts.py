@@ -587,7 +587,7 @@ class HeatmapChart(ThemedPlot):
         if heatmap is None or not heatmap.features or self.columns.size == 0:
             return
         colour_map, low, high = heatmap_colour_map(heatmap)
-        values = self.shown_values()
+        values = heatmap.colour_values()[:, self.columns]
         rgba = colour_map.map(np.clip((np.nan_to_num(values, nan=low) - low) / (high - low),
                                       0.0, 1.0), mode="byte")
         rgba[~np.isfinite(values)] = QColor(self.theme.missing).getRgb()

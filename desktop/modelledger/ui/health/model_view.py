@@ -596,8 +596,10 @@ class ModelHealthView(QWidget):
         else:
             warn = "" if heatmap.warn is None else f"amber from {heatmap.warn:g}, "
             critical = "" if heatmap.critical is None else f"red from {heatmap.critical:g}"
-            note = (f"{warn}{critical}; grey: no value. Click a cell to compare that run's "
-                    "distribution, double-click to open the run.")
+            noise = "palest: within the noise of the run's window; " \
+                if heatmap.within_noise is not None else ""
+            note = (f"{warn}{critical}; {noise}grey: no value. Click a cell to compare that "
+                    "run's distribution, double-click to open the run.")
         self.heatmap_panel.set_note(note[0].upper() + note[1:])
 
     def _on_heatmap_chart_cell_clicked(self, feature: str, run_id: int) -> None:
