@@ -81,13 +81,19 @@ def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, works
     dialog.hyperparameters_edit.setText("{max_iter: 2000}")
     assert "must be JSON" in dialog.problem_label.text()
     dialog.hyperparameters_edit.setText('{"max_iter": 2000}')
+    dialog.schedule_combo.setCurrentIndex(dialog.schedule_combo.findData("custom"))
+    dialog.cron_edit.setText("0 3 * *")
     dialog.reason_edit.setPlainText("first recipe")
+    assert "needs five fields" in dialog.problem_label.text()
+    dialog.cron_edit.setText("0 3 * * 1")
+    dialog.incident_check.setChecked(True)
     assert dialog.save_button.isEnabled(), dialog.problem_label.text()
     with qtbot.waitSignal(tab.loaded, timeout=10_000):
         dialog.save_button.click()
     qtbot.waitUntil(lambda: "Recipe r1" in tab.recipe_label.text(), timeout=10_000)
     assert "from 29 features" in tab.recipe_label.text()
     assert "Gate: roc_auc better by at least 0.005" in tab.gate_summary.text()
+    assert "Retrains cron 0 3 * * 1 (UTC) and on critical incidents" in tab.gate_summary.text()
 
     qtbot.waitUntil(tab.train_button.isEnabled, timeout=5000)
     progress: list[str] = []

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from modelledger.core.errors import InvalidInputError
-from modelledger.core.monitoring import DataSource, SourceKind, Task
+from modelledger.core.monitoring import DataSource, Schedule, ScheduleKind, SourceKind, Task
 from modelledger.core.promotion_gate import GateRule
 from modelledger.core.recipes import (
     DEFAULT_MEMORY_LIMIT_MB,
@@ -40,15 +40,21 @@ from modelledger.core.recipes import (
     ESTIMATORS,
     Recipe,
     RecipeKind,
+    RetrainPolicy,
     SplitKind,
     SplitRule,
 )
 from modelledger.core.training import StoredRecipe
+from modelledger.services.scheduling.schedules import validate_schedule
 from modelledger.ui.base.session import WorkspaceSession
 from modelledger.ui.widgets.dialogs import PROBLEM_STYLE, hint_label
 
 CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "f1", "precision", "recall", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+CUSTOM_CRON = "custom"
+SCHEDULE_CHOICES = (("Never", None), ("Every day at 03:00 UTC", "0 3 * * *"),
+                    ("Every Monday at 03:00 UTC", "0 3 * * 1"),
+                    ("First of the month at 03:00 UTC", "0 3 1 * *"), ("Cron…", CUSTOM_CRON))
 PENDING_CODE_HASH = "0" * 64  # stands for a code file chosen in the form, until it is stored
 
 
@@ -244,6 +250,45 @@ class RecipeDialog(QDialog):
         data_checks.addStretch(1)
         gate_form.addRow("Training data", data_checks)
 
+        self.triggers_box = QGroupBox("&Retrain by itself")
+        self.schedule_combo = QComboBox()
+        for label, expression in SCHEDULE_CHOICES:
+            self.schedule_combo.addItem(label, expression)
+        self.schedule_combo.currentIndexChanged.connect(self._on_schedule_changed)
+        self.cron_edit = QLineEdit()
+        self.cron_edit.setPlaceholderText("minute hour day month weekday, e.g. 0 3 * * 1")
+        self.cron_edit.textChanged.connect(lambda *_: self._validate())
+        self.incident_check = QCheckBox("when a critical drift or performance incident opens")
+        self.cooldown_spin = QSpinBox()
+        self.cooldown_spin.setRange(0, 24 * 90)
+        self.cooldown_spin.setSuffix(" h apart")
+        self.cooldown_spin.setValue(24)
+        self.max_spin = QSpinBox()
+        self.max_spin.setRange(1, 100)
+        self.max_spin.setValue(3)
+        self.period_spin = QSpinBox()
+        self.period_spin.setRange(1, 365)
+        self.period_spin.setSuffix(" days")
+        self.period_spin.setValue(7)
+        self.incident_check.toggled.connect(self._on_incident_toggled)
+        schedule_row = QHBoxLayout()
+        schedule_row.addWidget(self.schedule_combo)
+        schedule_row.addWidget(self.cron_edit, 1)
+        limits_row = QHBoxLayout()
+        limits_row.addWidget(QLabel("at least"))
+        limits_row.addWidget(self.cooldown_spin)
+        limits_row.addWidget(QLabel(", at most"))
+        limits_row.addWidget(self.max_spin)
+        limits_row.addWidget(QLabel("in"))
+        limits_row.addWidget(self.period_spin)
+        limits_row.addStretch(1)
+        triggers_form = QFormLayout(self.triggers_box)
+        triggers_form.addRow("On a schedule", schedule_row)
+        triggers_form.addRow("On incidents", self.incident_check)
+        triggers_form.addRow("", limits_row)
+        self.cron_edit.hide()
+        self._on_incident_toggled(False)
+
         self.reason_edit = QPlainTextEdit()
         self.reason_edit.setPlaceholderText("Why the recipe changes (recorded in the audit "
                                             "timeline)")
@@ -266,6 +311,7 @@ class RecipeDialog(QDialog):
         layout.addWidget(hint_label("A folder of files or a SQL query as the data: write the "
                                     "recipe as TOML and use `modelledger recipe set`."))
         layout.addWidget(self.gate_box)
+        layout.addWidget(self.triggers_box)
         layout.addWidget(self.reason_edit)
         layout.addWidget(self.problem_label)
         layout.addWidget(self.buttons)
@@ -308,7 +354,27 @@ class RecipeDialog(QDialog):
                 f"{metric}={margin:g}" for metric, margin in gate.non_inferiority.items()))
             self.min_rows_spin.setValue(gate.min_training_rows)
             self.missing_spin.setValue(round(gate.max_missing_share * 100))
+        if stored.schedule is not None:
+            known = self.schedule_combo.findData(stored.schedule.expression)
+            if stored.schedule.kind is ScheduleKind.CRON and known < 0:
+                self.schedule_combo.setCurrentIndex(self.schedule_combo.findData(CUSTOM_CRON))
+                self.cron_edit.setText(stored.schedule.expression)
+            else:
+                self.schedule_combo.setCurrentIndex(max(known, 0))
+        policy = stored.policy
+        self.incident_check.setChecked(policy.on_incident)
+        self.cooldown_spin.setValue(round(policy.cooldown_hours))
+        self.max_spin.setValue(policy.max_per_period)
+        self.period_spin.setValue(round(policy.period_days))
         self._load_columns()
+
+    def _on_schedule_changed(self) -> None:
+        self.cron_edit.setVisible(self.schedule_combo.currentData() == CUSTOM_CRON)
+        self._validate()
+
+    def _on_incident_toggled(self, on: bool) -> None:
+        for spin in (self.cooldown_spin, self.max_spin, self.period_spin):
+            spin.setEnabled(on)
 
     def _on_kind_changed(self) -> None:
         self.model_pages.setCurrentIndex(1 if self.code_radio.isChecked() else 0)
@@ -456,6 +522,19 @@ class RecipeDialog(QDialog):
                         self.relative_spin.value() / 100, self.significance_check.isChecked(),
                         margins, self.missing_spin.value() / 100, self.min_rows_spin.value())
 
+    def schedule(self) -> Schedule | None:
+        choice = self.schedule_combo.currentData()
+        if choice is None:
+            return None
+        expression = self.cron_edit.text().strip() if choice == CUSTOM_CRON else choice
+        schedule = Schedule(ScheduleKind.CRON, expression)
+        validate_schedule(schedule)
+        return schedule
+
+    def policy(self) -> RetrainPolicy:
+        return RetrainPolicy(self.incident_check.isChecked(), self.cooldown_spin.value(),
+                             self.max_spin.value(), self.period_spin.value())
+
     def reason(self) -> str:
         return self.reason_edit.toPlainText().strip()
 
@@ -468,6 +547,7 @@ class RecipeDialog(QDialog):
                 raise InvalidInputError("Choose the Python file with train(frame, params).")
             self.recipe()
             self.gate()
+            self.schedule()
             if not self.reason():
                 problem = " "  # nothing wrong yet; Save waits for the reason
         except InvalidInputError as error:

@@ -233,14 +233,21 @@ class TrainingTab(QWidget):
                                   f"{html.escape(recipe.recipe.describe())}")
         gate = recipe.gate
         if gate is None:
-            self.gate_summary.setText("No gate: challengers are registered, never proposed "
-                                      "for promotion.")
-            return
-        self.gate_summary.setText(
-            f"Gate: {gate.primary_metric} better by at least {gate.min_absolute_improvement:g}"
-            + (", more than chance" if gate.require_significance else "")
-            + (", not worse on " + ", ".join(gate.non_inferiority)
-               if gate.non_inferiority else ""))
+            text = "No gate: challengers are registered, never proposed for promotion."
+        else:
+            text = (f"Gate: {gate.primary_metric} better by at least "
+                    f"{gate.min_absolute_improvement:g}"
+                    + (", more than chance" if gate.require_significance else "")
+                    + (", not worse on " + ", ".join(gate.non_inferiority)
+                       if gate.non_inferiority else ""))
+        triggers = []
+        if recipe.schedule is not None:
+            triggers.append(recipe.schedule.describe())
+        if recipe.policy.on_incident:
+            triggers.append(f"on critical incidents (≤ {recipe.policy.max_per_period} per "
+                            f"{recipe.policy.period_days:g} days)")
+        text += ". Retrains " + (" and ".join(triggers) if triggers else "only when asked")
+        self.gate_summary.setText(text + ".")
 
     def _update_actions(self, *_: object) -> None:
         refusal = self._session.refusal
@@ -275,11 +282,13 @@ class TrainingTab(QWidget):
         name = self.model_name
         recipe, gate, code_file, reason = (dialog.recipe(), dialog.gate(), dialog.code_file(),
                                            dialog.reason())
+        schedule, policy = dialog.schedule(), dialog.policy()
         training = self._training
         self._session.work.write(
             f"Saving the recipe of {name}",
             lambda control: training.save_recipe(name, recipe, gate=gate, reason=reason,
-                                                 code_file=code_file),
+                                                 code_file=code_file, schedule=schedule,
+                                                 policy=policy),
             on_success=lambda stored: self.reload(), context=self)
 
     def trust_code(self) -> None:
