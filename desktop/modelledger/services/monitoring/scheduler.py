@@ -167,6 +167,9 @@ class MonitorScheduler:
             if self._unvouched_writes >= CHECKPOINT_EVERY_WRITES:
                 self._checkpoint(f"{self._unvouched_writes} scheduler writes since the last "
                                  "checkpoint")
+            if self._service.expire_silences():
+                self._count_unvouched_write()
+            self._send_digest()
             monitors = self.sync_jobs()
             for claim in self.take_over_claims():
                 self._submit(claim)
@@ -347,8 +350,7 @@ class MonitorScheduler:
                 stored = self._service.record_outcome(
                     claim, outcome, version_id=version_id, started_at=job.started_at,
                     retry_base_s=self.timings.retry_base_s)
-            with self._lock:
-                self._unvouched_writes += 1
+            self._count_unvouched_write()
         except Exception as exc:
             # The database refused the result (locked, read-only, disk full): the claim stays
             # running, stops beating, and is retried by whichever instance takes it over.
@@ -397,6 +399,10 @@ class MonitorScheduler:
         except ModelLedgerError as exc:
             log.warning("scheduler checkpoint not written: %s", exc)
 
+    def _count_unvouched_write(self) -> None:
+        with self._lock:
+            self._unvouched_writes += 1
+
     def _forget(self, job: RunningJob) -> None:
         with self._lock:
             if self._running.get(job.claim.id) is job:
@@ -410,6 +416,14 @@ class MonitorScheduler:
             return
         if error:
             log.warning("alert email failed: %s", error)
+
+    def _send_digest(self) -> None:
+        try:
+            if self._service.send_digest_if_due(self.owner):
+                self._count_unvouched_write()
+                log.info("daily incident digest sent")
+        except ModelLedgerError as exc:
+            log.warning("daily incident digest not sent: %s", exc)
 
     def _hand_back(self, claim: SlotClaim) -> StoredRun:
         """Shutting down mid-run: let the next instance retry the slot at once."""
