@@ -374,9 +374,14 @@ class MonitoringService:
         if evaluation is None or evaluation.health is Health.INSUFFICIENT:
             return raised
         judged = {(m.metric, m.subject): m for m in evaluation.metrics}
+        # A cause is healthy in a run that judged it and found it within thresholds; a run
+        # without labels says nothing about performance, so it neither counts nor resets.
+        healthy_causes = {cause_of(m.metric) for m in evaluation.metrics
+                          if m.status == Health.OK} | {Cause.RUN_FAILURE}
         resolve_after = self._resolve_after(conn, monitor)
         for incident in mrepo.unclosed_alerts_of_monitor(conn, monitor.id):
-            if Cause(incident.cause) in firing:
+            cause = Cause(incident.cause)
+            if cause in firing or cause not in healthy_causes:
                 continue
             for member in mrepo.list_members(conn, incident.id):
                 if (member.metric, member.subject) in judged:
