@@ -91,6 +91,11 @@ def test_an_incident_opens_updates_resolves_itself_and_reopens(workspace, runs):
     assert members[("drift.psi", "income")].worst == "critical"
     assert members[("drift.psi", "age")].status == "warn"
     assert len([a for a in runs.incidents() if a.cause == "drift"]) == 1
+    # Age comes back while income still fires: listed as ok now, warn at its worst.
+    runs.run(drift_psi__income=0.3, drift_psi__age=0.02)
+    members = {(m.metric, m.subject): m for m in workspace.monitoring.incident_members(drift.id)}
+    assert (members[("drift.psi", "age")].status, members[("drift.psi", "age")].worst) == (
+        "ok", "warn")
 
     # Three healthy runs (the default) resolve it; the first two count, the third closes it.
     for expected_healthy in (1, 2):
@@ -120,6 +125,16 @@ def test_a_healthy_streak_is_broken_by_the_cause_and_not_by_another(workspace, r
     assert workspace.monitoring.alert_details(quality.id)[0].healthy_runs == 2
     runs.run(quality_missing_share__age=0.2)  # the cause is back: the streak starts again
     assert workspace.monitoring.alert_details(quality.id)[0].healthy_runs == 0
+
+
+def test_a_run_without_labels_neither_resolves_nor_resets_a_performance_incident(workspace,
+                                                                                 runs):
+    incident = runs.run(performance_recall=0.3).new_alerts[0]
+    assert incident.cause == "performance"
+    for _ in range(4):  # labels arrive later: only drift was judged
+        runs.run(drift_psi__income=0.01)
+    current = workspace.monitoring.alert_details(incident.id)[0]
+    assert (current.status, current.healthy_runs) == (AlertStatus.OPEN, 0)
 
 
 def test_resolve_after_is_a_workspace_setting_with_a_per_monitor_override(workspace, runs):

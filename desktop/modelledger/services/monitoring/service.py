@@ -9,7 +9,7 @@ in one transaction, so a run either stores everything or nothing.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -368,12 +368,12 @@ class MonitoringService:
             for metric in evaluation.metrics:
                 if metric.status in (Health.WARN, Health.CRITICAL):
                     firing.setdefault(cause_of(metric.metric), []).append(metric)
+        judged = {(m.metric, m.subject): m for m in evaluation.metrics} if evaluation else {}
         for cause, metrics in firing.items():
             raised += self._record_cause(conn, audit, now, monitor, run_id, cause, metrics,
-                                         "threshold")
+                                         "threshold", judged)
         if evaluation is None or evaluation.health is Health.INSUFFICIENT:
             return raised
-        judged = {(m.metric, m.subject): m for m in evaluation.metrics}
         # A cause is healthy in a run that judged it and found it within thresholds; a run
         # without labels says nothing about performance, so it neither counts nor resets.
         healthy_causes = {cause_of(m.metric) for m in evaluation.metrics
@@ -410,7 +410,9 @@ class MonitoringService:
             repo.get_setting(conn, INCIDENT_SETTING_KEY, None)).resolve_after_runs
 
     def _record_cause(self, conn, audit, now, monitor: Monitor, run_id: int, cause: Cause,
-                      metrics: Sequence[MetricValue], kind: str) -> list[Alert]:
+                      metrics: Sequence[MetricValue], kind: str,
+                      judged: Mapping[tuple[str, str], MetricValue] | None = None
+                      ) -> list[Alert]:
         """Open the monitor's incident for ``cause``, or update the open one with this run's
         members. Returns it when someone is to be told: it is new, or its severity rose above
         what was told before, and it is neither snoozed nor muted."""
@@ -443,6 +445,9 @@ class MonitoringService:
         for metric in metrics:
             mrepo.upsert_member(conn, existing.id, metric, now,
                                 members.get((metric.metric, metric.subject)))
+        for key_, member in members.items():  # members back within thresholds: their value
+            if key_ not in fired and judged and key_ in judged:
+                mrepo.upsert_member(conn, existing.id, judged[key_], now, member)
         title = incident_title(monitor.model_name, monitor.name, cause,
                                [(m.metric, m.subject) for m in metrics])
         notified = mrepo.notified_severity(conn, existing.id)
