@@ -113,19 +113,19 @@ def test_the_html_holds_every_section_and_renders_offline(demo_report):
 
 def test_the_report_says_what_the_workspace_holds(demo_report):
     html = demo_report["files"]["report.html"].decode("utf-8")
-    # Summary: the demo's two monitors, every event, the one rollback.
-    assert "All 5 models, 2 monitors." in html
+    # Summary: the demo's monitors (one per model), every event, the one rollback.
+    assert "All 5 models, 5 monitors." in html
     assert f"{demo_report['events']:,} audit events" in html
     assert "1 rollback" in html
     # Approvals: who decided, in which role, independently of the developer.
     assert "approved by bob (validator)" in html
     assert "rejected by bob (validator)" in html
     assert "gain within noise; residuals not checked by subgroup yet" in html
-    # Findings: unclosed alerts, the pending request, the rejection, unmonitored models.
-    assert "Alert #1: approval rate" in html
+    # Findings: unclosed incidents, the pending request, the rejection; every model monitored.
+    assert "Incident #1: KPI approval rate" in html
     assert "Promotion request #9 of v3 awaits a decision" in html
     assert "Promotion of v2 rejected by bob" in html
-    assert "v1 is in production without any monitor (risk tier medium)." in html
+    assert "without any monitor" not in html
     # Timeline: runs and rollbacks with their reasons.
     assert "monitor.run_succeeded" in html and "stage.rollback" in html
     assert "v2 misread two supplier batches in the first week" in html

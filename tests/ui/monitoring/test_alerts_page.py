@@ -104,9 +104,9 @@ def test_a_drifted_run_lists_alerts_and_the_navigation_counts_them(
     assert f"Alerts ({len(stored)})" in nav_texts(window)
     alert = select_drift_incident(qtbot, page)
     row = page.alerts.row_of_key(alert.id)
-    cells = [page.alerts.index(row, column).data() for column in range(10)]
-    assert cells[:5] == ["critical", "open", "Drift", "credit-risk", "drift"]
-    assert cells[5].startswith("Drift on income") and cells[6] == "—" and cells[7] == "1"
+    cells = [page.alerts.index(row, column).data() for column in range(9)]
+    assert cells[:4] == ["critical", "open", "Drift", "credit-risk"]
+    assert cells[4].startswith("Drift on income") and cells[5] == "—" and cells[6] == "1"
     # One incident per cause: no two rows share a cause.
     causes = [incident.cause for incident in page.alerts.rows()]
     assert len(causes) == len(set(causes))

@@ -92,15 +92,14 @@ ALERT_COLUMNS: tuple[Column, ...] = (
     Column("Status", status_text,
            foreground=lambda a: STATUS_COLOURS.get(a.status.value)),
     Column("Cause", cause_text),
-    Column("Model", lambda a: a.model_name),
-    Column("Monitor", lambda a: a.monitor_name),
+    Column("Model", lambda a: a.model_name, tooltip=lambda a: f"monitor {a.monitor_name}"),
     Column("Title", lambda a: short_title(a), tooltip=lambda a: a.title),
     Column("Assignee", lambda a: a.assignee or "—"),
     Column("Runs", lambda a: str(a.occurrences), align_right=True),
     Column("First seen", lambda a: local_minute(a.first_seen_at)),
     Column("Last seen", lambda a: local_minute(a.last_seen_at)),
 )
-TITLE_COLUMN = 5
+TITLE_COLUMN = 4
 MEMBER_HEADERS = ("Feature / metric", "Now", "Worst", "Value", "Warn at", "Critical at", "Runs",
                   "Last seen")
 
@@ -401,7 +400,7 @@ class AlertsPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        for column, width in enumerate((64, 130, 96, 150, 130, 240, 80, 50, 118, 118)):
+        for column, width in enumerate((64, 178, 96, 140, 240, 70, 44, 118, 118)):
             self.table.setColumnWidth(column, width)
         header.setSectionResizeMode(TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
