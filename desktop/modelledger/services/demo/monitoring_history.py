@@ -94,7 +94,7 @@ def add_demo_monitors(workspace, data_folder: Path, report, timeline: Timeline,
                 features=CREDIT_FEATURES, source=DataSource(SourceKind.FILE, path=str(logged)),
                 task=Task.CLASSIFICATION, prediction="approved", score="score",
                 label="repaid", timestamp="timestamp", window_days=1, min_sample=100,
-                kpis=(KpiDefinition("approval rate", "share(approved == 1)", 0.66, 0.04),
+                kpis=(KpiDefinition("approval rate", "share(approved == 1)", 0.62, 0.04),
                       KpiDefinition("expected margin per application",
                                     "mean(where(approved == 1, "
                                     "requested_amount * 0.03 * score, 0))",
