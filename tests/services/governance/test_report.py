@@ -55,17 +55,19 @@ def test_the_report_is_a_set_of_files_for_the_evidence_pack(demo_report):
         for suffix in ("md", "html", "pdf"):
             assert f"model-cards/{name}-v{number}.{suffix}" in files
     charts = sorted(name for name in files if name.startswith("charts/"))
-    assert charts == [
-        "charts/breast-cancer-screening/weekly-health-drifted-share.png",
-        "charts/breast-cancer-screening/weekly-health-performance.png",
-        "charts/breast-cancer-screening/weekly-health-psi-per-feature-and-run.png",
+    weekly = [f"charts/{model}/weekly-health-{chart}.png"
+              for model in ("breast-cancer-screening", "diabetes-progression",
+                            "digits-recognizer")
+              for chart in ("drifted-share", "performance", "psi-per-feature-and-run")]
+    assert charts == weekly + [
         "charts/vendor-credit-score/daily-drift-and-approvals-drifted-share.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-kpi-approval-rate.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-kpi-expected-margin-per-"
         "application.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-performance.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-psi-per-feature-and-run.png",
-    ]
+    ] + [f"charts/wine-cultivar/weekly-health-{chart}.png"
+         for chart in ("drifted-share", "performance", "psi-per-feature-and-run")]
     assert all(files[name].startswith(b"\x89PNG\r\n\x1a\n") for name in charts)
     assert files["report.pdf"].startswith(b"%PDF-")
     steps = demo_report["steps"]

@@ -133,10 +133,11 @@ class _Weekly:
     """A scikit-learn data set's model, monitored weekly on samples of its own data."""
 
     def __init__(self, model: str, dataset: str, label: str, task: Task, owner: str,
-                 reason: str, change=None) -> None:
+                 reason: str, change=None, thresholds=WEEKLY_DRIFT_THRESHOLDS) -> None:
         self.model, self.dataset, self.label, self.task = model, dataset, label, task
         self.owner, self.reason = owner, reason
         self.change = change  # (week, frame) -> frame: what goes wrong in the logged data
+        self.thresholds = thresholds
 
 
 def _faded_scans(week: int, frame: Any) -> Any:
@@ -159,8 +160,10 @@ def _magnesium_missing(week: int, frame: Any) -> Any:
 
 
 WEEKLY_MONITORS = (
+    # The first weekly monitor, set up before the validator's thresholds for weekly samples.
     _Weekly("breast-cancer-screening", "breast_cancer", "diagnosis", Task.CLASSIFICATION,
-            "carol", "weekly check of the production screening model, scored by ModelLedger"),
+            "carol", "weekly check of the production screening model, scored by ModelLedger",
+            thresholds={}),
     # Alice develops these two; she is no owner, so the admin sets up their monitors.
     _Weekly("wine-cultivar", "wine", "cultivar", Task.CLASSIFICATION, "dave",
             "weekly check of the intake samples", _magnesium_missing),
@@ -184,7 +187,7 @@ def _add_weekly_monitor(owner, weekly: _Weekly, data_folder: Path, timeline: Tim
             MonitorSpec(
                 features=features, source=DataSource(SourceKind.FILE, path=str(logged)),
                 task=weekly.task, label=weekly.label, timestamp="timestamp", window_days=7,
-                min_sample=50, thresholds=WEEKLY_DRIFT_THRESHOLDS),
+                min_sample=50, thresholds=weekly.thresholds),
             Schedule(ScheduleKind.INTERVAL, str(7 * 24 * 3600)), anchor=timeline.first_slot,
             reason=weekly.reason,
         ).id
