@@ -5,10 +5,11 @@ believe, not a storm of alerts:
 
 - the vendor credit score drifts: from day 40 on, applicants' incomes fall and the sector mix
   moves towards hospitality, so one drift incident grows from a warning to critical over the
-  following weeks and the approval rate declines. The approval rate is below its target from
-  the first days (the vendor's cut-off suits its national book, not these applicants): the
-  owner acknowledges that KPI incident the morning it opens, and snoozes it near the end while
-  the vendor recalibrates;
+  following weeks and the approval rate declines. The approval rate is at the edge of its
+  target from the first days (the vendor's cut-off suits its national book, not these
+  applicants): the owner acknowledges the first KPI incident the morning after it opens (it
+  resolves itself when approvals recover for a few days), and snoozes the one open near the
+  end while the vendor recalibrates;
 - the wine lab's new intake instrument stops reporting magnesium for part of the samples in
   the last weeks: one data-quality incident, assigned to the model's developer;
 - a batch of faded scans reaches the digit reader for two weeks: a drift incident that
