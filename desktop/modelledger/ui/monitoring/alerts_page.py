@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from modelledger.core.domain import User
 from modelledger.core.errors import ConcurrentEditError
-from modelledger.core.incidents import Cause, IncidentMember
+from modelledger.core.incidents import Cause, IncidentMember, rose
 from modelledger.core.monitoring import Alert, AlertNote, AlertStatus, metric_label
 from modelledger.services.monitoring.scheduler import SchedulerEvent
 from modelledger.ui.base.errors import show_error
@@ -178,7 +178,7 @@ class AlertWatcher(QObject):
         super().__init__(parent)
         self._session = session
         self._baseline: int | None = None  # the newest alert id when the workspace opened
-        self._told: set[tuple[int, str]] = set()  # (id, severity): an escalation tells again
+        self._told: dict[int, str] = {}  # id -> the severity told: only a rise tells again
         self._checking = False
         session.changed.connect(self._on_session_changed)
         session.scheduler_event.connect(self._on_session_scheduler_event)
@@ -212,7 +212,7 @@ class AlertWatcher(QObject):
 
     def _on_alerts_read(self, alerts: list[Alert]) -> None:
         self._checking = False
-        self._tell(alerts)
+        self._tell([alert for alert in alerts if alert.id > (self._baseline or 0)])
 
     def _on_check_failed(self, error: BaseException) -> None:
         self._checking = False
@@ -225,9 +225,11 @@ class AlertWatcher(QObject):
     def _tell(self, alerts: list[Alert]) -> None:
         if self._baseline is None:
             return
+        # This window's runs report incidents that opened or grew more severe (an older
+        # incident's rise is news too); another instance's are read by id, newer ones only.
         now = datetime.now(UTC)
-        fresh = [alert for alert in alerts if alert.id > self._baseline
-                 and (alert.id, alert.severity.value) not in self._told
+        fresh = [alert for alert in alerts
+                 if rose(self._told.get(alert.id), alert.severity.value)
                  and not alert.silenced(now)]
         if not fresh:
             return
