@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, insert, select, text
 
 from modelledger.core.monitoring import AlertStatus, Health
 from modelledger.services.workspace.opening import Workspace
 from modelledger.storage import schema
-from modelledger.storage.tables import alert_notes
+from modelledger.storage.tables import alert_notes, alerts
 from tests.services.monitor_data import add_monitor
 
 T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
@@ -19,31 +20,38 @@ T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 
 def _old_alert(conn, monitor_id: int, model_id: int, key: str, kind: str, severity: str,
                status: str, day: int, **extra) -> int:
+    # Only the columns revision 0005 has: the statement names no others.
     values = {
         "monitor_id": monitor_id, "model_id": model_id, "severity": severity, "kind": kind,
         "dedupe_key": f"{monitor_id}:{key}", "title": f"credit-risk / m: {key}",
         "detail": "", "status": status, "occurrences": day + 1,
-        "first_seen_at": (T0 + timedelta(days=day)).isoformat(),
-        "last_seen_at": (T0 + timedelta(days=day + 1)).isoformat(),
-        "closed_at": (T0 + timedelta(days=day + 2)).isoformat() if status == "closed" else None,
-        **extra}
-    columns = ", ".join(values)
-    alert_id = conn.execute(text(
-        f"INSERT INTO alerts ({columns}) VALUES ({', '.join(':' + c for c in values)}) "
-        "RETURNING id"), values).scalar_one()
+        "first_seen_at": T0 + timedelta(days=day),
+        "last_seen_at": T0 + timedelta(days=day + 1),
+        "closed_at": T0 + timedelta(days=day + 2) if status == "closed" else None, **extra}
+    alert_id = conn.execute(insert(alerts).values(**values).returning(alerts.c.id)).scalar_one()
     conn.execute(insert(alert_notes).values(alert_id=alert_id, author="scheduler",
                                             created_at=T0, kind="raised", text=key))
     return alert_id
 
 
-def test_a_workspace_at_0005_with_an_alert_storm_migrates_to_incidents(tmp_path):
-    path = tmp_path / "team.db"
-    ws = Workspace.open(path, create=True, user="alice")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target(request, tmp_path):
+    """Where the workspace lives: a SQLite file, or a database on the session's server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "team.db"), f"sqlite:///{tmp_path / 'team.db'}"
+    url = request.getfixturevalue("postgres_url")
+    return url, url
+
+
+def test_a_workspace_at_0005_with_an_alert_storm_migrates_to_incidents(tmp_path, target):
+    where, url = target
+    artifacts = tmp_path / "artifacts"
+    ws = Workspace.open(where, create=True, user="alice", artifact_root=artifacts)
     first = add_monitor(ws, tmp_path, name="daily")
     second = add_monitor(ws, tmp_path, name="weekly")
     ws.close()
 
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(url)
     config = schema.alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
@@ -64,7 +72,7 @@ def test_a_workspace_at_0005_with_an_alert_storm_migrates_to_incidents(tmp_path)
         paused = _old_alert(conn, second.id, model_id, "paused", "paused", "critical", "open", 2)
     engine.dispose()
 
-    ws = Workspace.open(path)
+    ws = Workspace.open(where, artifact_root=artifacts)
     try:
         incidents = {a.id: a for a in ws.monitoring.list_alerts(include_closed=True)}
         open_ones = [a for a in incidents.values() if a.status is not AlertStatus.CLOSED]
