@@ -104,7 +104,7 @@ def test_monitor_commands_run_and_report(tmp_path, workspace_path, workspace):
     add_monitor(workspace, tmp_path)
     result = cli(workspace_path, "monitor", "run", "credit-risk", "drift")
     assert result.returncode == 0, result.stderr
-    assert "critical" in result.stdout and "alert #" in result.stdout
+    assert "critical" in result.stdout and "incident #" in result.stdout
     listing = cli(workspace_path, "monitor", "list")
     assert "credit-risk" in listing.stdout and "every hour" in listing.stdout
     assert "critical" in cli(workspace_path, "alert", "list").stdout
@@ -134,3 +134,41 @@ def test_monitor_importance_and_readable_audit_subjects(tmp_path, workspace_path
               cli(workspace_path, "audit", "list", "--json", "--limit", "200").stdout.splitlines()]
     alert = next(e for e in events if e["entity_type"] == "alert")
     assert alert["about"].startswith(f"Alert #{alert['entity_id']} · ")
+
+
+def test_incident_commands_handle_an_incident_and_alert_stays_an_alias(tmp_path, workspace_path,
+                                                                      workspace):
+    from tests.services.monitor_data import add_monitor
+
+    add_monitor(workspace, tmp_path)
+    assert cli(workspace_path, "monitor", "run", "credit-risk", "drift").returncode == 0
+    incident = next(a for a in workspace.monitoring.list_alerts() if a.cause == "drift")
+    number = str(incident.id)
+    listing = cli(workspace_path, "incident", "list")
+    assert listing.returncode == 0 and "drift" in listing.stdout and number in listing.stdout
+    assert number in cli(workspace_path, "alert", "list").stdout  # the older name
+    shown = cli(workspace_path, "incident", "show", number)
+    assert shown.returncode == 0 and "PSI · income" in shown.stdout and "raised" in shown.stdout
+    for args in (("ack", number, "--comment", "looking"), ("assign", number, "alice"),
+                 ("comment", number, "income bands changed"),
+                 ("snooze", number, "--for", "4h"), ("unsnooze", number),
+                 ("mute", number, "--reason", "known launch", "--for", "2d"),
+                 ("unmute", number)):
+        result = cli(workspace_path, "incident", *args)
+        assert result.returncode == 0, (args, result.stderr)
+    bad = cli(workspace_path, "incident", "snooze", number, "--for", "soon")
+    assert bad.returncode == 2 and "not a duration" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    resolve = cli(workspace_path, "monitor", "resolve-after", "credit-risk", "drift", "5",
+                  "--reason", "noisy source")
+    assert resolve.returncode == 0 and "after 5 healthy runs" in resolve.stdout
+    assert workspace.monitoring.list_monitors()[0].resolve_after_runs == 5
+    settings = cli(workspace_path, "incident", "settings", "--resolve-after", "2", "--digest",
+                   "on", "--reason", "team agreed")
+    assert settings.returncode == 0 and "after 2 healthy runs" in settings.stdout
+    assert "daily at 07:00 UTC" in settings.stdout
+    closed = cli(workspace_path, "incident", "close", number, "--reason", "retrained")
+    assert closed.returncode == 0
+    kinds = [n.kind for n in workspace.monitoring.alert_details(incident.id)[1]]
+    assert kinds[-8:] == ["acknowledged", "assigned", "comment", "snoozed", "unsnoozed",
+                          "muted", "unmuted", "closed"]

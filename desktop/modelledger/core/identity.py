@@ -89,7 +89,9 @@ SCHEDULER_ACTIONS = frozenset({
     "monitor.run_succeeded", "monitor.run_failed", "monitor.run_cancelled",
     "monitor.run_insufficient_data", "monitor.run_retry_scheduled", "monitor.run_taken_over",
     "monitor.run_handed_back", "monitor.slots_missed", "monitor.paused", "alert.raised",
-    "alert.escalated", "alert.emailed", "alert.email_failed", CHECKPOINT,
+    "alert.escalated", "alert.emailed", "alert.email_failed", "alert.resolved",
+    "alert.snooze_expired", "alert.mute_expired", "alert.digest_emailed", "alert.digest_failed",
+    CHECKPOINT,
 })
 
 _PERMISSION_OF_ACTION = {
@@ -106,6 +108,16 @@ _PERMISSION_OF_ACTION = {
     "alert.escalated": Permission.SCHEDULE,
     "alert.emailed": Permission.SCHEDULE,
     "alert.email_failed": Permission.SCHEDULE,
+    "alert.resolved": Permission.SCHEDULE,  # an incident healthy for enough runs in a row
+    "alert.snooze_expired": Permission.SCHEDULE,
+    "alert.mute_expired": Permission.SCHEDULE,
+    "alert.digest_emailed": Permission.SCHEDULE,
+    "alert.digest_failed": Permission.SCHEDULE,
+    # Handling an incident, like acknowledging, assigning and closing it ("alert." below).
+    "alert.snoozed": Permission.OWN_MODEL,
+    "alert.unsnoozed": Permission.OWN_MODEL,
+    "alert.muted": Permission.OWN_MODEL,
+    "alert.unmuted": Permission.OWN_MODEL,
     "monitor.slots_missed": Permission.SCHEDULE,
     "user.created": Permission.ADMINISTER,
     "user.updated": Permission.ADMINISTER,

@@ -587,11 +587,12 @@ class Monitor:
     created_by: str
     created_at: datetime
     row_version: int
+    resolve_after_runs: int | None = None  # None: the workspace's incident setting
 
 
 @dataclass(frozen=True)
 class MonitorOverview:
-    """A monitor with its latest run and open alerts, for lists and dashboards."""
+    """A monitor with its latest run and open incidents, for lists and dashboards."""
 
     monitor: Monitor
     last_run_at: datetime | None
@@ -625,13 +626,16 @@ class MonitorRun:
 
 @dataclass(frozen=True)
 class Alert:
+    """One incident: what one monitor found for one cause (see `core.incidents`) while it
+    stays open; the features and metrics involved are its members."""
+
     id: int
     monitor_id: int
     monitor_name: str
     model_name: str
     run_id: int | None
     severity: Health  # WARN or CRITICAL
-    kind: str  # "threshold" | "paused"
+    kind: str  # "threshold" | "failed" | "paused": what first opened it
     title: str
     detail: str
     status: AlertStatus
@@ -641,13 +645,30 @@ class Alert:
     last_seen_at: datetime
     closed_at: datetime | None
     row_version: int
+    cause: str = "drift"  # a core.incidents.Cause value
+    healthy_runs: int = 0
+    snoozed_until: datetime | None = None
+    muted_reason: str = ""
+    muted_until: datetime | None = None
+    resolution: str = ""  # set when it resolved itself
+
+    @property
+    def muted(self) -> bool:
+        return bool(self.muted_reason)
+
+    def silenced(self, now: datetime) -> bool:
+        """Snoozed or muted at ``now``: nobody is notified about it."""
+        snoozed = self.snoozed_until is not None and self.snoozed_until > now
+        muted = self.muted and (self.muted_until is None or self.muted_until > now)
+        return snoozed or muted
 
 
 @dataclass(frozen=True)
 class AlertNote:
     author: str
     created_at: datetime
-    kind: str  # "raised", "repeated", "acknowledged", "assigned", "comment", "closed", "reopened"
+    kind: str  # "raised", "repeated", "acknowledged", "assigned", "comment", "closed", "snoozed",
+    # "unsnoozed", "muted", "unmuted", "resolved", "snooze expired", "mute expired", "email"
     text: str
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from modelledger.core.monitoring import AlertStatus, RunStatus
 from modelledger.storage.tables import (
-    alert_notes,
+    alert_members,
     alerts,
     monitor_runs,
     registered_models,
@@ -38,21 +38,22 @@ def metric_history(conn: Connection, monitor_id: int, *,
 
 
 def alert_raises(conn: Connection, monitor_id: int) -> list[tuple[str, int, str]]:
-    """(dedupe key, run id, severity) for each alert the monitor's runs raised.
+    """(``monitor:metric@subject``, run id, worst severity) for each metric that joined one of
+    the monitor's incidents, at the run where it joined.
 
-    A run, the alert it raises and the alert's "raised" note are written in one transaction
-    with one timestamp, so the note's time identifies the run exactly (the alert row's own
-    run id moves on to the latest repeat)."""
+    A run and the incident members it adds are written in one transaction with one timestamp,
+    so a member's first-seen time identifies the run exactly."""
     query = (
-        select(alerts.c.dedupe_key, monitor_runs.c.id, alerts.c.severity)
-        .join(alert_notes, and_(alert_notes.c.alert_id == alerts.c.id,
-                                alert_notes.c.kind == "raised"))
+        select(alert_members.c.metric, alert_members.c.subject, monitor_runs.c.id,
+               alert_members.c.worst)
+        .join(alerts, alerts.c.id == alert_members.c.alert_id)
         .join(monitor_runs, and_(monitor_runs.c.monitor_id == alerts.c.monitor_id,
-                                 monitor_runs.c.finished_at == alert_notes.c.created_at))
+                                 monitor_runs.c.finished_at == alert_members.c.first_seen_at))
         .where(alerts.c.monitor_id == monitor_id)
         .order_by(monitor_runs.c.slot)
     )
-    return [tuple(row) for row in conn.execute(query)]
+    return [(f"{monitor_id}:{metric}@{subject}", run_id, worst)
+            for metric, subject, run_id, worst in conn.execute(query)]
 
 
 def run_distribution(conn: Connection, run_id: int, subject: str) -> tuple[float, ...] | None:

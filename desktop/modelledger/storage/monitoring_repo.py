@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelledger.core.errors import NotFoundError
+from modelledger.core.incidents import IncidentMember
 from modelledger.core.monitoring import (
     Alert,
     AlertNote,
@@ -32,8 +33,10 @@ from modelledger.core.monitoring import (
     SlotClaim,
 )
 from modelledger.storage.tables import (
+    alert_members,
     alert_notes,
     alerts,
+    incident_digests,
     model_versions,
     monitor_claims,
     monitor_runs,
@@ -65,7 +68,7 @@ def _monitor_from_row(row) -> Monitor:
         schedule_anchor=row.schedule_anchor, status=MonitorStatus(row.status),
         max_failures=row.max_failures, consecutive_failures=row.consecutive_failures,
         timeout_s=row.timeout_s, created_by=row.created_by, created_at=row.created_at,
-        row_version=row.row_version,
+        row_version=row.row_version, resolve_after_runs=row.resolve_after_runs,
     )
 
 
@@ -77,7 +80,7 @@ def monitor_record(monitor: Monitor) -> dict[str, Any]:
         "reference_sha256": monitor.reference_sha256, "reference_rows": monitor.reference_rows,
         "spec": monitor.spec.to_dict(), "schedule": monitor.schedule.describe(),
         "status": monitor.status.value, "max_failures": monitor.max_failures,
-        "timeout_s": monitor.timeout_s,
+        "timeout_s": monitor.timeout_s, "resolve_after_runs": monitor.resolve_after_runs,
     }
 
 
@@ -366,6 +369,8 @@ def _alert_from_row(row) -> Alert:
         kind=row.kind, title=row.title, detail=row.detail, status=AlertStatus(row.status),
         assignee=row.assignee, occurrences=row.occurrences, first_seen_at=row.first_seen_at,
         last_seen_at=row.last_seen_at, closed_at=row.closed_at, row_version=row.row_version,
+        cause=row.cause, healthy_runs=row.healthy_runs, snoozed_until=row.snoozed_until,
+        muted_reason=row.muted_reason, muted_until=row.muted_until, resolution=row.resolution,
     )
 
 
@@ -373,13 +378,38 @@ def alert_record(alert: Alert) -> dict[str, Any]:
     return {"model": alert.model_name, "monitor": alert.monitor_name,
             "severity": alert.severity.value, "kind": alert.kind, "title": alert.title,
             "status": alert.status.value, "assignee": alert.assignee,
-            "occurrences": alert.occurrences, "run_id": alert.run_id}
+            "occurrences": alert.occurrences, "run_id": alert.run_id, "cause": alert.cause,
+            "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
+            "muted_reason": alert.muted_reason,
+            "muted_until": alert.muted_until.isoformat() if alert.muted_until else None}
 
 
 def find_unclosed_alert(conn: Connection, dedupe_key: str) -> Alert | None:
     row = conn.execute(_alert_query().where(
         alerts.c.dedupe_key == dedupe_key, alerts.c.status != AlertStatus.CLOSED.value)).first()
     return _alert_from_row(row) if row else None
+
+
+def unclosed_alerts_of_monitor(conn: Connection, monitor_id: int) -> list[Alert]:
+    return [_alert_from_row(row) for row in conn.execute(_alert_query().where(
+        alerts.c.monitor_id == monitor_id, alerts.c.status != AlertStatus.CLOSED.value)
+        .order_by(alerts.c.id))]
+
+
+def latest_closed_alert(conn: Connection, dedupe_key: str) -> Alert | None:
+    row = conn.execute(_alert_query().where(
+        alerts.c.dedupe_key == dedupe_key, alerts.c.status == AlertStatus.CLOSED.value)
+        .order_by(alerts.c.id.desc())).first()
+    return _alert_from_row(row) if row else None
+
+
+def alerts_whose_silence_ended(conn: Connection, now: datetime) -> list[Alert]:
+    """Open incidents whose snooze or timed mute is over (to be cleared and audited)."""
+    return [_alert_from_row(row) for row in conn.execute(_alert_query().where(
+        alerts.c.status != AlertStatus.CLOSED.value,
+        or_(alerts.c.snoozed_until <= now,
+            and_(alerts.c.muted_reason != "", alerts.c.muted_until <= now)))
+        .order_by(alerts.c.id))]
 
 
 def insert_alert(conn: Connection, values: Mapping[str, Any]) -> Alert:
@@ -409,6 +439,37 @@ def list_alerts(conn: Connection, *, include_closed: bool = False,
     return [_alert_from_row(row) for row in conn.execute(query)]
 
 
+def list_members(conn: Connection, alert_id: int) -> list[IncidentMember]:
+    """Worst first, then by metric and subject."""
+    rows = conn.execute(select(alert_members).where(alert_members.c.alert_id == alert_id)
+                        .order_by(alert_members.c.metric, alert_members.c.subject))
+    members = [IncidentMember(row.metric, row.subject, row.status, row.worst, row.value,
+                              row.warn, row.critical, row.note, row.occurrences,
+                              row.first_seen_at, row.last_seen_at) for row in rows]
+    rank = {"critical": 0, "warn": 1}
+    return sorted(members, key=lambda m: (rank.get(m.status, 2), rank.get(m.worst, 2)))
+
+
+def upsert_member(conn: Connection, alert_id: int, metric: MetricValue, now: datetime,
+                  existing: IncidentMember | None) -> None:
+    """Record a metric's value in an incident: a new member, or the latest of an old one."""
+    values = {"status": metric.status, "value": metric.value, "warn": metric.warn,
+              "critical": metric.critical, "note": metric.note, "last_seen_at": now}
+    if existing is None:
+        conn.execute(insert(alert_members).values(
+            alert_id=alert_id, metric=metric.metric, subject=metric.subject,
+            worst=metric.status, occurrences=1, first_seen_at=now, **values))
+        return
+    from modelledger.core.incidents import worse
+
+    firing = metric.status in (Health.WARN.value, Health.CRITICAL.value)
+    conn.execute(update(alert_members).where(
+        alert_members.c.alert_id == alert_id, alert_members.c.metric == metric.metric,
+        alert_members.c.subject == metric.subject).values(
+        **values, worst=worse(existing.worst, metric.status),
+        occurrences=existing.occurrences + (1 if firing else 0)))
+
+
 def count_unclosed_alerts(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(alerts).where(
         alerts.c.status != AlertStatus.CLOSED.value)).scalar_one()
@@ -416,6 +477,11 @@ def count_unclosed_alerts(conn: Connection) -> int:
 
 def newest_alert_id(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(alerts.c.id), 0))).scalar_one()
+
+
+def notified_severity(conn: Connection, alert_id: int) -> str | None:
+    return conn.execute(select(alerts.c.notified_severity)
+                        .where(alerts.c.id == alert_id)).scalar()
 
 
 def update_alert_if_unchanged(conn: Connection, alert_id: int, row_version: int,
@@ -430,6 +496,15 @@ def record_alert_repeat(conn: Connection, alert_id: int, values: Mapping[str, An
     """Count another occurrence. The row version stays: someone acknowledging or closing the
     alert meanwhile is not editing what a repeat changes, and must not be refused for it."""
     conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+
+
+def claim_digest_day(conn: Connection, day: str, instance: str, now: datetime) -> bool:
+    """The right to send ``day``'s digest: True for exactly one instance."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return conn.execute(
+        dialect.insert(incident_digests).values(day=day, instance=instance, sent_at=now)
+        .on_conflict_do_nothing(index_elements=["day"]).returning(incident_digests.c.day)
+    ).scalar() is not None
 
 
 def insert_note(conn: Connection, alert_id: int, author: str, now: datetime, kind: str,

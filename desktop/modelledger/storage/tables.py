@@ -232,6 +232,8 @@ monitors = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("row_version", Integer, nullable=False, server_default="1"),
+    # Healthy runs after which its incidents resolve themselves; None: the workspace setting.
+    Column("resolve_after_runs", Integer, nullable=True),
     UniqueConstraint("model_id", "name", name="uq_monitors_model_name"),
     CheckConstraint("schedule_kind IN ('interval', 'cron')", name="schedule_kind_known"),
     CheckConstraint("status IN ('active', 'paused')", name="status_known"),
@@ -314,6 +316,8 @@ run_distributions = Table(
     Column("shares_json", Text, nullable=False),
 )
 
+# One row per incident: the alerts of one monitor and one cause (drift, data quality,
+# performance, KPI, run failure) while it is not closed; its members are in alert_members.
 alerts = Table(
     "alerts",
     metadata,
@@ -333,6 +337,15 @@ alerts = Table(
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("closed_at", UtcDateTime, nullable=True),
     Column("row_version", Integer, nullable=False, server_default="1"),
+    Column("cause", String(20), nullable=False, server_default="drift"),
+    # Runs in a row that found the cause healthy since the incident was last seen.
+    Column("healthy_runs", Integer, nullable=False, server_default="0"),
+    Column("snoozed_until", UtcDateTime, nullable=True),
+    Column("muted_reason", Text, nullable=False, server_default=""),  # "" when not muted
+    Column("muted_until", UtcDateTime, nullable=True),  # None while muted: until unmuted
+    Column("resolution", Text, nullable=False, server_default=""),  # why it closed itself
+    # The highest severity anyone was told about: notifications go out again only above it.
+    Column("notified_severity", String(20), nullable=True),
     CheckConstraint("severity IN ('warn', 'critical')", name="severity_known"),
     CheckConstraint("status IN ('open', 'acknowledged', 'closed')", name="status_known"),
     Index("ix_alerts_status", "status"),
@@ -356,6 +369,33 @@ alert_notes = Table(
     Column("kind", String(20), nullable=False),
     Column("text", Text, nullable=False),
     Index("ix_alert_notes_alert", "alert_id"),
+)
+
+# What an incident is made of: each feature and metric that fired, with its latest value.
+alert_members = Table(
+    "alert_members",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id"), primary_key=True),
+    Column("metric", String(120), primary_key=True),
+    Column("subject", String(300), primary_key=True),
+    Column("status", String(20), nullable=False),  # as last seen: warn, critical or ok
+    Column("worst", String(20), nullable=False),  # the worst it has been in this incident
+    Column("value", Double, nullable=True),
+    Column("warn", Double, nullable=True),
+    Column("critical", Double, nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("occurrences", Integer, nullable=False, server_default="1"),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+# One row per day a digest of open incidents was sent: the primary key lets one instance win.
+incident_digests = Table(
+    "incident_digests",
+    metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    Column("instance", String(200), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
 )
 
 # Each exporter's Ed25519 public key (raw 32 bytes, hex); the private key never enters the

@@ -36,8 +36,8 @@ def test_demo_workspace_has_real_models_history_and_a_valid_chain(tmp_path):
 
 def check_monitoring_history(ws):
     """90 days in which drift and a KPI decline build up on the vendor score."""
-    overviews = {o.monitor.name: o for o in ws.monitoring.overviews()}
-    credit, screening = overviews["daily drift and approvals"], overviews["weekly health"]
+    overviews = {o.monitor.model_name: o for o in ws.monitoring.overviews()}
+    credit, screening = overviews["vendor-credit-score"], overviews["breast-cancer-screening"]
     assert len(ws.monitoring.list_runs(monitor_id=credit.monitor.id, limit=500)) == 90
     assert len(ws.monitoring.list_runs(monitor_id=screening.monitor.id, limit=500)) == 13
     approval = [v for _, v, _, _ in ws.monitoring.metric_series(credit.monitor.id,
@@ -46,6 +46,32 @@ def check_monitoring_history(ws):
     income_psi = ws.monitoring.metric_series(credit.monitor.id, "drift.psi", "income")
     assert income_psi[0][2] == "ok" and income_psi[-1][2] == "critical"
     assert credit.open_alerts > 0 and screening.last_health.value in ("ok", "warn")
+    check_incidents(ws)
+
+
+def check_incidents(ws):
+    """Every model has a monitor, and the history leaves a handful of believable incidents."""
+    monitored = {o.monitor.model_name for o in ws.monitoring.overviews()}
+    assert monitored == {s.model.name for s in ws.registry.list_models()}
+    incidents = ws.monitoring.list_alerts(include_closed=True)
+    assert 4 <= len(incidents) <= 15
+    now = datetime.now(UTC)
+    credit = [i for i in incidents if i.model_name == "vendor-credit-score"]
+    (drift,) = [i for i in credit if i.cause == "drift" and i.status.value == "open"]
+    assert drift.severity.value == "critical" and drift.occurrences >= 20
+    assert drift.assignee == "alice"
+    assert any(note.kind == "repeated" and "critical" in note.text
+               for note in ws.monitoring.alert_details(drift.id)[1])  # it grew from a warning
+    assert len(ws.monitoring.incident_members(drift.id)) >= 3
+    (quality,) = [i for i in incidents if i.model_name == "wine-cultivar"]
+    assert quality.cause == "data quality" and quality.status.value == "open"
+    assert ("quality.missing_share", "magnesium") in {
+        (m.metric, m.subject) for m in ws.monitoring.incident_members(quality.id)}
+    digits = [i for i in incidents if i.model_name == "digits-recognizer"]
+    assert digits and all(i.status.value == "closed" and i.resolution for i in digits)
+    (snoozed,) = [i for i in incidents if i.snoozed_until is not None]
+    assert snoozed.cause == "kpi" and snoozed.silenced(now) and snoozed.status.value != "closed"
+    assert len([i for i in incidents if i.status.value != "closed"]) <= 7
 
 
 def version_features(ws):

@@ -179,8 +179,8 @@ def ledger(tmp_path_factory):
         scheduler.shutdown()
     assert scheduler.run_now(drift.id) is None  # claimed after shutdown: handed back
 
-    # An alert and its handling.
-    alert = next(a for a in stored.new_alerts if "PSI of income" in a.title)
+    # An incident and its handling.
+    alert = next(a for a in stored.new_alerts if a.cause == "drift")
     monitoring = alice.monitoring
     alert = monitoring.acknowledge_alert(alert.id, alert.row_version, "looking into it")
     alert = monitoring.assign_alert(alert.id, alert.row_version, "carol")
@@ -406,8 +406,10 @@ def test_an_alert_and_its_handling(ledger):
     raised = ledger.only("alert.raised", alert_id).after
     assert (raised["severity"], raised["kind"], raised["run_id"], raised["status"]) == (
         "critical", "threshold", ledger.run_id, "open")
-    assert "PSI of income" in raised["title"]
+    assert "Drift on income" in raised["title"] and raised["cause"] == "drift"
+    assert "PSI · income: Value" in raised["detail"]
     assert "warn at 0.12, critical at 0.3" in raised["detail"]
+    assert "drift.psi@income" in raised["members"]
     handling = [(e.action, e.before.get("status"), e.after["status"], e.after["assignee"],
                  e.reason) for e in ledger.history("alert.", alert_id)]
     assert handling[1:] == [

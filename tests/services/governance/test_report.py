@@ -55,17 +55,19 @@ def test_the_report_is_a_set_of_files_for_the_evidence_pack(demo_report):
         for suffix in ("md", "html", "pdf"):
             assert f"model-cards/{name}-v{number}.{suffix}" in files
     charts = sorted(name for name in files if name.startswith("charts/"))
-    assert charts == [
-        "charts/breast-cancer-screening/weekly-health-drifted-share.png",
-        "charts/breast-cancer-screening/weekly-health-performance.png",
-        "charts/breast-cancer-screening/weekly-health-psi-per-feature-and-run.png",
+    weekly = [f"charts/{model}/weekly-health-{chart}.png"
+              for model in ("breast-cancer-screening", "diabetes-progression",
+                            "digits-recognizer")
+              for chart in ("drifted-share", "performance", "psi-per-feature-and-run")]
+    assert charts == weekly + [
         "charts/vendor-credit-score/daily-drift-and-approvals-drifted-share.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-kpi-approval-rate.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-kpi-expected-margin-per-"
         "application.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-performance.png",
         "charts/vendor-credit-score/daily-drift-and-approvals-psi-per-feature-and-run.png",
-    ]
+    ] + [f"charts/wine-cultivar/weekly-health-{chart}.png"
+         for chart in ("drifted-share", "performance", "psi-per-feature-and-run")]
     assert all(files[name].startswith(b"\x89PNG\r\n\x1a\n") for name in charts)
     assert files["report.pdf"].startswith(b"%PDF-")
     steps = demo_report["steps"]
@@ -113,19 +115,19 @@ def test_the_html_holds_every_section_and_renders_offline(demo_report):
 
 def test_the_report_says_what_the_workspace_holds(demo_report):
     html = demo_report["files"]["report.html"].decode("utf-8")
-    # Summary: the demo's two monitors, every event, the one rollback.
-    assert "All 5 models, 2 monitors." in html
+    # Summary: the demo's monitors (one per model), every event, the one rollback.
+    assert "All 5 models, 5 monitors." in html
     assert f"{demo_report['events']:,} audit events" in html
     assert "1 rollback" in html
     # Approvals: who decided, in which role, independently of the developer.
     assert "approved by bob (validator)" in html
     assert "rejected by bob (validator)" in html
     assert "gain within noise; residuals not checked by subgroup yet" in html
-    # Findings: unclosed alerts, the pending request, the rejection, unmonitored models.
-    assert "Alert #1: approval rate" in html
+    # Findings: unclosed incidents, the pending request, the rejection; every model monitored.
+    assert re.search(r"Incident #\d+: KPI approval rate", html)
     assert "Promotion request #9 of v3 awaits a decision" in html
     assert "Promotion of v2 rejected by bob" in html
-    assert "v1 is in production without any monitor (risk tier medium)." in html
+    assert "without any monitor" not in html
     # Timeline: runs and rollbacks with their reasons.
     assert "monitor.run_succeeded" in html and "stage.rollback" in html
     assert "v2 misread two supplier batches in the first week" in html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 
 import pytest
@@ -58,8 +60,9 @@ def test_new_critical_alerts_are_emailed_once_and_noted(workspace, tmp_path, smt
     assert critical and len(inbox.messages) == 1
     envelope = inbox.messages[0]
     assert envelope.rcpt_tos == ["risk@example.org"]
-    body = envelope.content.decode()
-    assert "Subject: [ModelLedger] critical:" in body and critical[0].title in body
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert message["Subject"].startswith("[ModelLedger] critical:")
+    assert critical[0].title in message.get_content()
     _, notes = workspace.monitoring.alert_details(critical[0].id)
     assert notes[-1].kind == "email" and "risk@example.org" in notes[-1].text
     warn_only = [a for a in stored.new_alerts if a.severity.value == "warn"]

@@ -85,8 +85,12 @@ def test_a_run_stores_metrics_health_thresholds_alerts_and_audit(workspace, tmp_
     assert by_key[("drift.psi", "age")].status == "ok"
     assert ("performance.roc_auc", "") in by_key and ("kpi.approval rate", "") in by_key
     assert run.health is Health.CRITICAL and stored.health is Health.CRITICAL
-    titles = [a.title for a in stored.new_alerts]
-    assert any("PSI of income" in t for t in titles)
+    # One incident per cause, not one alert per metric: drift's lists income among its members.
+    drift = next(a for a in stored.new_alerts if a.cause == "drift")
+    assert "income" in drift.title and len({a.cause for a in stored.new_alerts}) == len(
+        stored.new_alerts)
+    members = {(m.metric, m.subject) for m in workspace.monitoring.incident_members(drift.id)}
+    assert ("drift.psi", "income") in members and ("drift.psi", "age") not in members
     events = workspace.audit.list_events(EventFilter(action_prefix="monitor.run"))
     assert events[0].action == "monitor.run_succeeded"
     after = json.loads(events[0].after)
@@ -98,11 +102,11 @@ def test_a_run_stores_metrics_health_thresholds_alerts_and_audit(workspace, tmp_
         1, "critical")
     assert (summaries["unwatched"].monitor_count, summaries["unwatched"].health) == (0, None)
 
-    # The same condition again: the open alert counts one more occurrence, no new alert.
+    # The same condition again: the open incident counts one more occurrence, no new one.
     _, again = run_once(scheduler, monitor.id)
-    assert not [a for a in again.new_alerts if "PSI of income" in a.title]
-    alert = next(a for a in workspace.monitoring.list_alerts() if "PSI of income" in a.title)
-    assert alert.occurrences == 2
+    assert again.new_alerts == ()
+    (alert,) = [a for a in workspace.monitoring.list_alerts() if a.cause == "drift"]
+    assert alert.id == drift.id and alert.occurrences == 2
 
 
 def test_undrifted_data_is_healthy(workspace, tmp_path, scheduler):
@@ -112,7 +116,7 @@ def test_undrifted_data_is_healthy(workspace, tmp_path, scheduler):
     drift = [m for m in metrics if m.metric == "drift.psi"]
     assert all(m.status == "ok" for m in drift), drift
     assert run.health in (Health.OK, Health.WARN)
-    assert not [a for a in stored.new_alerts if "PSI" in a.title]
+    assert not [a for a in stored.new_alerts if a.cause == "drift"]
 
 
 def _corrupt_parquet(tmp_path):
@@ -329,7 +333,7 @@ def test_cron_weekdays_count_from_sunday_like_cron():
 def test_an_alert_that_fires_again_can_still_be_acknowledged(workspace, tmp_path, scheduler):
     monitor = add_monitor(workspace, tmp_path)
     _, first = run_once(scheduler, monitor.id)
-    alert = next(a for a in first.new_alerts if "PSI of income" in a.title)
+    alert = next(a for a in first.new_alerts if a.cause == "drift")
     run_once(scheduler, monitor.id)  # fires again while someone is reading the alert
     acknowledged = workspace.monitoring.acknowledge_alert(alert.id, alert.row_version, "on it")
     assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.occurrences == 2
@@ -355,7 +359,8 @@ def test_a_slot_is_given_up_after_max_failures_attempts(workspace, tmp_path, fai
     assert not stored.paused
     states = {state for _, state, _, _ in workspace.monitoring.claim_states(monitor.id)}
     assert "retry" not in states and "failed" in states
-    assert any(a.kind == "failed" and "failed 2 times" in a.title for a in stored.new_alerts)
+    assert any(a.cause == "run failure" and "failed 2 times" in a.detail
+               for a in stored.new_alerts)
 
 
 def test_kpi_names_must_be_unique(tmp_path):

@@ -95,7 +95,7 @@ def test_every_active_model_has_a_row_with_health_alerts_stage_owner_and_risk(
         name = summary.model.name
         health = "not monitored" if summary.monitor_count == 0 else summary.health
         assert _cell(page, name, "Health").data() == health
-        assert _cell(page, name, "Open alerts").data() == str(
+        assert _cell(page, name, "Open incidents").data() == str(
             _unclosed_alerts(demo_workspace, name))
         assert _cell(page, name, "Stage").data() == f"production v{summary.production_version}"
         assert _cell(page, name, "Owner").data() == summary.model.owner
@@ -104,8 +104,10 @@ def test_every_active_model_has_a_row_with_health_alerts_stage_owner_and_risk(
     assert critical.data() == "critical"
     assert critical.data(Qt.ItemDataRole.ForegroundRole).color() == QColor(
         HEALTH_COLOURS["critical"])
-    assert _cell(page, "vendor-credit-score", "Open alerts").data() == "15"
-    assert [model.row(0).summary.model.name] == ["vendor-credit-score"]  # worst health first
+    # Incidents, not alerts: drift, KPI, data quality and performance of the vendor score.
+    assert _cell(page, "vendor-credit-score", "Open incidents").data() == "4"
+    assert model.row(0).summary.health == "critical"  # worst health first
+    assert "vendor-credit-score" in {model.row(row).summary.model.name for row in (0, 1)}
     qtmodeltester.check(model)
 
 
@@ -113,9 +115,9 @@ def test_headers_sort_the_models_and_the_selection_follows(open_page, demo_sessi
     page, _ = open_page(demo_session)
     model, table = page.models_model, page.models_table
     table.selectRow(model.row_of_model("digits-recognizer"))
-    table.sortByColumn(COLUMN["Open alerts"], Qt.SortOrder.DescendingOrder)
+    table.sortByColumn(COLUMN["Open incidents"], Qt.SortOrder.DescendingOrder)
     alerts = [row.unclosed_alerts for row in model.rows()]
-    assert alerts == sorted(alerts, reverse=True) and alerts[0] == 15
+    assert alerts == sorted(alerts, reverse=True) and alerts[0] == 4
     table.sortByColumn(COLUMN["Model"], Qt.SortOrder.AscendingOrder)
     names = [row.summary.model.name for row in model.rows()]
     assert names == sorted(names)
@@ -131,7 +133,8 @@ def test_tiles_and_breakdowns_count_by_health_and_risk_tier(
     assert (counts.models, counts.in_production, counts.open_alerts) == (5, 5, open_alerts)
     assert counts.by_health == Counter(
         "not monitored" if s.monitor_count == 0 else s.health for s in summaries)
-    assert counts.by_health["critical"] == 1 and counts.by_health["not monitored"] == 3
+    # Every demo model has a monitor; the vendor score and the wine model are critical.
+    assert counts.by_health["critical"] == 2 and "not monitored" not in counts.by_health
     assert counts.by_risk == {"low": 2, "medium": 1, "high": 1, "critical": 1}
     assert page.models_tile.value_label.text() == "5"
     assert page.production_tile.value_label.text() == "5"
@@ -152,7 +155,8 @@ def test_the_trend_of_vendor_credit_score_is_its_headline_metric_drawn_to_scale(
     assert trend == expected and len(trend.values) > 2
     latest = trend.values[latest_index(trend.values)]
     assert _cell(page, "vendor-credit-score", "Latest").data() == f"{trend.label} {latest:.3g}"
-    assert _cell(page, "diabetes-progression", "Trend").data(SPARKLINE_ROLE) is None
+    diabetes = _cell(page, "diabetes-progression", "Trend").data(SPARKLINE_ROLE)
+    assert diabetes.label == "R²"  # every demo model is monitored: no KPI, so performance
 
     (segment,) = sparkline_points(trend.values, 120, 24, 3)
     assert len(segment) == len(trend.values)
@@ -249,7 +253,7 @@ def test_closing_an_alert_elsewhere_updates_the_counts(
         write_and_wait(qtbot, demo_session, lambda: monitoring.close_alert(
             alert.id, alert.row_version, "false alarm: the vendor fixed the feed"))
     assert reloaded.args[0].open_alerts == counts.open_alerts - 1
-    assert _cell(page, "vendor-credit-score", "Open alerts").data() == "14"
+    assert _cell(page, "vendor-credit-score", "Open incidents").data() == "3"
 
 
 def test_an_empty_workspace_explains_what_to_do_instead_of_an_empty_table(

@@ -1,5 +1,6 @@
-"""Alerts in the real window: listed after a drifted run, handled and audited, counted in the
-navigation, and announced when new ones arrive from this window or another instance."""
+"""Incidents in the real window: listed after a drifted run with their members, handled
+(also from the keyboard) and audited, counted in the navigation, and announced when new ones
+arrive from this window or another instance."""
 
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ def alerted_template(tmp_path_factory):
     try:
         monitor = add_monitor(workspace, folder, anchor=later())
         stored = run_elsewhere(workspace, monitor.id, user="alice")
-        assert len(stored.new_alerts) >= 3
+        assert len(stored.new_alerts) >= 2  # drift and data quality
         person(workspace, "carol", Role.ADMIN, "Carol Jones")  # looks after the credit models
         person(workspace, "bob", Role.DEVELOPER, "Bob Okafor")
     finally:
@@ -72,12 +73,20 @@ def nav_texts(window) -> list[str]:
     return [window.navigation.item(row).text() for row in range(window.navigation.count())]
 
 
-def select_psi_alert(qtbot, page):
-    [row] = [row for row, alert in enumerate(page.alerts.rows()) if "PSI of income" in alert.title]
+def select_drift_incident(qtbot, page):
+    [row] = [row for row, alert in enumerate(page.alerts.rows()) if alert.cause == "drift"]
     page.table.selectRow(row)
     qtbot.waitUntil(lambda: page.current_alert() is not None
-                    and "PSI of income" in page.details.toPlainText())
+                    and "Drift on income" in page.details.toPlainText()
+                    and page.members_table.rowCount() > 0)
     return page.current_alert()
+
+
+def member_rows(page) -> dict[str, list[str]]:
+    table = page.members_table
+    return {table.item(row, 0).text(): [table.item(row, column).text()
+                                        for column in range(1, table.columnCount())]
+            for row in range(table.rowCount())}
 
 
 def wait_for_status(qtbot, page, alert_id, status: AlertStatus):
@@ -93,13 +102,21 @@ def test_a_drifted_run_lists_alerts_and_the_navigation_counts_them(
     stored = alerted_workspace.monitoring.list_alerts()
     assert page.alerts.rowCount() == len(stored) == page.open_count
     assert f"Alerts ({len(stored)})" in nav_texts(window)
-    alert = select_psi_alert(qtbot, page)
+    alert = select_drift_incident(qtbot, page)
     row = page.alerts.row_of_key(alert.id)
     cells = [page.alerts.index(row, column).data() for column in range(9)]
-    assert cells[:4] == ["critical", "open", "credit-risk", "drift"]
-    assert cells[4].startswith("PSI of income") and cells[5] == "—" and cells[6] == "1"
+    assert cells[:4] == ["critical", "open", "Drift", "credit-risk"]
+    assert cells[4].startswith("Drift on income") and cells[5] == "—" and cells[6] == "1"
+    # One incident per cause: no two rows share a cause.
+    causes = [incident.cause for incident in page.alerts.rows()]
+    assert len(causes) == len(set(causes))
+    members = member_rows(page)
+    assert members["PSI · income"][:2] == ["critical", "critical"]
+    assert members["PSI · income"][3:5] == ["0.1", "0.25"]
+    assert "PSI · age" not in members
     details = page.details.toPlainText()
-    assert "warn at 0.1, critical at 0.25" in details and "raised" in details
+    assert "Cause\nDrift" in details
+    assert "opened it" in details
     assert page.acknowledge_button.isEnabled() and page.close_button.isEnabled()
     qtmodeltester.check(page.alerts)
 
@@ -109,7 +126,7 @@ def test_acknowledge_assign_comment_and_close_are_audited(qtbot, open_window,
     window = open_window(alerted_workspace)
     page = alerts_page(qtbot, window)
     opened = page.open_count
-    alert = select_psi_alert(qtbot, page)
+    alert = select_drift_incident(qtbot, page)
 
     page.acknowledge_button.click()
     wait_for_status(qtbot, page, alert.id, AlertStatus.ACKNOWLEDGED)
@@ -161,7 +178,7 @@ def test_a_change_made_meanwhile_is_refused_shown_and_reloaded(qtbot, open_windo
                                                                alerted_workspace):
     window = open_window(alerted_workspace)
     page = alerts_page(qtbot, window)
-    alert = select_psi_alert(qtbot, page)
+    alert = select_drift_incident(qtbot, page)
     carol = alerted_workspace.as_user("carol").monitoring
     carol.comment_alert(alert.id, alert.row_version, "carol is looking at it")
     page.acknowledge_button.click()
@@ -189,10 +206,10 @@ def test_alerts_from_this_windows_scheduler_are_announced_and_open_the_alerts_pa
         window.set_workspace(workspace)
     critical = sum(1 for alert in workspace.monitoring.list_alerts()
                    if alert.severity.value == "critical")
-    assert told.args[0].startswith(f"{len(workspace.monitoring.list_alerts())} new alerts "
+    assert told.args[0].startswith(f"{len(workspace.monitoring.list_alerts())} new incidents "
                                    f"({critical} critical) on credit-risk")
     # Offscreen there is no system tray: the status bar says it, and a click opens Alerts.
-    assert window.alert_notice.isVisible() and "show alerts" in window.alert_notice.text()
+    assert window.alert_notice.isVisible() and "show incidents" in window.alert_notice.text()
     window.alert_notice.click()
     assert window.stack.currentWidget() is window.pages["Alerts"]
     assert not window.alert_notice.isVisible()
@@ -214,3 +231,46 @@ def test_only_alerts_raised_after_opening_are_announced_also_from_another_instan
     assert not existing & {alert.id for alert in announced}
     assert {alert.monitor_name for alert in announced} == {"other"}
     assert window.alert_notice.isVisible()
+
+
+def test_snooze_and_mute_from_the_keyboard_are_audited_and_shown(qtbot, open_window,
+                                                                  alerted_workspace):
+    from PySide6.QtCore import Qt
+
+    from modelledger.ui.monitoring.alerts_page import SilenceDialog
+
+    window = open_window(alerted_workspace)
+    page = alerts_page(qtbot, window)
+    alert = select_drift_incident(qtbot, page)
+    assert page.snooze_button.toolTip() == "Snooze (Alt+N)"
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: isinstance(page.dialog, SilenceDialog) and page.dialog.isVisible())
+    dialog = page.dialog
+    dialog.duration_combo.setCurrentIndex(dialog.duration_combo.findText("1 day"))
+    dialog.text_edit.setPlainText("vendor ships a fix tomorrow")
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: page.alerts.row_of_key(alert.id) is not None
+                    and page.alerts.index(page.alerts.row_of_key(alert.id), 1).data()
+                    == "open · snoozed", timeout=5000)
+    qtbot.waitUntil(lambda: page.snooze_button.text() == "Unsnooze", timeout=5000)
+    assert "Snoozed until" in page.details.toPlainText()
+
+    dialog = page.mute_or_unmute()
+    assert not dialog.ok_button.isEnabled()  # muting needs a reason
+    dialog.text_edit.setPlainText("seasonal: the campaign runs all month")
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: page.mute_button.text() == "Unmute", timeout=5000)
+    qtbot.waitUntil(lambda: "seasonal: the campaign" in page.details.toPlainText(), timeout=5000)
+    page.mute_button.click()  # unmute
+    qtbot.waitUntil(lambda: page.mute_button.text() == "Mute…", timeout=5000)
+    page.snooze_button.click()  # unsnooze
+    qtbot.waitUntil(lambda: page.snooze_button.text() == "Snooze…", timeout=5000)
+
+    events = alerted_workspace.audit.list_events(EventFilter(action_prefix="alert."), limit=4)
+    assert [(e.action, e.entity_id) for e in reversed(events)] == [
+        ("alert.snoozed", str(alert.id)), ("alert.muted", str(alert.id)),
+        ("alert.unmuted", str(alert.id)), ("alert.unsnoozed", str(alert.id))]
+    assert events[-1].signature  # signed by alice, as every decision
+    stored = alerted_workspace.monitoring.alert_details(alert.id)[0]
+    assert stored.snoozed_until is None and not stored.muted

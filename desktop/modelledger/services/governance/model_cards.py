@@ -562,7 +562,7 @@ def _monitoring(card: ModelCard, level: int) -> list[doc.Block]:
             ("Failures before pausing", str(monitor.max_failures)),
             ("Latest health", latest),
             ("Latest run", setup.latest_summary),
-            ("Open alerts", str(setup.overview.open_alerts)),
+            ("Open incidents", str(setup.overview.open_alerts)),
             (f"Runs on v{card.version.version_number}",
              f"{setup.runs_on_version} ({setup.failed_runs_on_version} failed)"),
             *((("KPIs", "\n".join(setup.kpis)),) if setup.kpis else ()),

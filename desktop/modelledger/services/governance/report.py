@@ -4,7 +4,7 @@ For a selection of models (all of them by default) and an optional period, the r
 title page (workspace, selection, period, who generated it, when, with which version, and
 whether the audit chain is intact), the contents, a summary, each model's card (its production
 version, else its newest) with the health charts of its monitors, the promotion requests and
-their decisions, the open findings (alerts not closed, pending and rejected promotions, failed
+their decisions, the open findings (incidents not closed, pending and rejected promotions, failed
 and missed runs, paused monitors, unmonitored production models, approvals that were not
 independent, chain problems) and the audit timeline.
 
@@ -435,7 +435,7 @@ def _summary(facts: _Facts, findings: Sequence[Finding]) -> list[doc.Block]:
         f"{_selection_text(facts)}, {_count(len(facts.monitors), 'monitor')}. "
         f"In the period ({period[0].lower()}{period[1:]}): {_count(events, 'audit event')}, "
         f"{_count(len(runs), 'monitoring run')} ({failed} failed, {missed} missed), "
-        f"{_count(len(raised), 'alert')} raised, {_count(len(requests), 'promotion request')}. "
+        f"{_count(len(raised), 'incident')} opened, {_count(len(requests), 'promotion request')}. "
         f"{_count(len(findings), 'open finding')}: {severities['critical']} critical, "
         f"{_count(severities['warn'], 'warning')}, {severities['info']} for information "
         "(section 4).")
@@ -455,7 +455,7 @@ def _summary(facts: _Facts, findings: Sequence[Finding]) -> list[doc.Block]:
         ("Audit events", f"{events:,}", kinds or "None"),
         ("Monitoring runs", f"{len(runs):,}",
          f"{len(runs) - failed:,} succeeded, {failed} failed; {missed} scheduled runs missed"),
-        ("Alerts raised", str(len(raised)), f"{len(unclosed)} not closed today"),
+        ("Incidents opened", str(len(raised)), f"{len(unclosed)} not closed today"),
         ("Promotion requests", str(len(requests)),
          ", ".join(f"{count} {status}" for status, count in sorted(decided.items()))
          or "None"),
@@ -467,7 +467,7 @@ def _summary(facts: _Facts, findings: Sequence[Finding]) -> list[doc.Block]:
         doc.Heading("Summary", 1, new_page=True), doc.Paragraph(overview),
         doc.Heading("Models", 2),
         doc.Table(("Model", "Risk tier", "Owner", "Card of", "Monitors", "Latest health",
-                   "Unclosed alerts"), tuple(model_rows),
+                   "Unclosed incidents"), tuple(model_rows),
                   (0.25, 0.1, 0.1, 0.16, 0.1, 0.15, 0.14)),
         doc.Heading("Activity in the period", 2),
         doc.Table(("What", "Count", "Details"), activity, (0.2, 0.1, 0.7)),
@@ -561,7 +561,7 @@ def _findings(facts: _Facts) -> list[Finding]:
                                          else "")
         findings.append(Finding(
             alert.severity.value, alert.model_name,
-            f"Alert #{alert.id}: {alert.title.split(': ', 1)[-1]} ({alert.monitor_name}; "
+            f"Incident #{alert.id}: {alert.title.split(': ', 1)[-1]} ({alert.monitor_name}; "
             f"seen {_count(alert.occurrences, 'time')}, last "
             f"{doc.utc_text(alert.last_seen_at)})", alert.first_seen_at, handling))
     for approval in facts.approvals:

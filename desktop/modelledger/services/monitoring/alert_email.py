@@ -1,4 +1,5 @@
-"""Alert email through an SMTP server the team configures (optional).
+"""Incident email through an SMTP server the team configures (optional): one message when an
+incident opens, another only when its severity rises, and an optional daily digest.
 
 The settings live in the workspace (audited like every setting); the SMTP password never does:
 it is kept in the system keyring of each machine that sends. Sending happens on the scheduler's
@@ -81,11 +82,28 @@ def compose(settings: EmailSettings, alerts: Sequence[Alert]) -> EmailMessage:
     message["To"] = ", ".join(settings.recipients)
     lines = []
     for alert in alerts:
+        detail = alert.detail.replace("\n", "\n  ")
         lines += [f"{alert.severity.value.upper()}  {alert.title}",
                   f"  model {alert.model_name}, monitor {alert.monitor_name}, run "
-                  f"#{alert.run_id}, alert #{alert.id}", f"  {alert.detail}", ""]
-    lines.append("Open ModelLedger's Alerts page to acknowledge, assign or close them.")
+                  f"#{alert.run_id}, incident #{alert.id} ({alert.cause})", f"  {detail}", ""]
+    lines.append("Open ModelLedger's Alerts page to acknowledge, assign, snooze or close them.")
     message.set_content("\n".join(lines))
+    return message
+
+
+def compose_digest(settings: EmailSettings, incidents: Sequence[Alert], day: str) -> EmailMessage:
+    """The day's digest: every open incident nobody snoozed or muted, worst first."""
+    message = EmailMessage()
+    critical = sum(1 for incident in incidents if incident.severity is Health.CRITICAL)
+    message["Subject"] = (f"[ModelLedger] digest {day}: {len(incidents)} open incident"
+                          f"{'s' if len(incidents) != 1 else ''} ({critical} critical)")
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    ordered = sorted(incidents, key=lambda i: (i.severity is not Health.CRITICAL, i.id))
+    lines = [f"{i.severity.value.upper():9} #{i.id} {i.title} ({i.status.value}, "
+             f"{i.occurrences} runs, last {i.last_seen_at:%Y-%m-%d %H:%M} UTC"
+             f"{', ' + i.assignee if i.assignee else ''})" for i in ordered]
+    message.set_content("\n".join(lines or ["No open incidents."]))
     return message
 
 

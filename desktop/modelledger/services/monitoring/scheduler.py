@@ -170,6 +170,7 @@ class MonitorScheduler:
             if self._unvouched_writes >= CHECKPOINT_EVERY_WRITES:
                 self._checkpoint(f"{self._unvouched_writes} scheduler writes since the last "
                                  "checkpoint")
+            self._end_silences_and_send_digest()
             monitors = self.sync_jobs()
             for claim in self.take_over_claims():
                 self._submit(claim)
@@ -358,8 +359,7 @@ class MonitorScheduler:
                 stored = self._service.record_outcome(
                     claim, outcome, version_id=version_id, started_at=job.started_at,
                     retry_base_s=self.timings.retry_base_s)
-            with self._lock:
-                self._unvouched_writes += 1
+            self._count_unvouched_write()
         except Exception as exc:
             # The database refused the result (locked, read-only, disk full): the claim stays
             # running, stops beating, and is retried by whichever instance takes it over.
@@ -408,6 +408,10 @@ class MonitorScheduler:
         except ModelLedgerError as exc:
             log.warning("scheduler checkpoint not written: %s", exc)
 
+    def _count_unvouched_write(self) -> None:
+        with self._lock:
+            self._unvouched_writes += 1
+
     def _forget(self, job: RunningJob) -> None:
         with self._lock:
             if self._running.get(job.claim.id) is job:
@@ -421,6 +425,20 @@ class MonitorScheduler:
             return
         if error:
             log.warning("alert email failed: %s", error)
+
+    def _end_silences_and_send_digest(self) -> None:
+        """Incidents' housekeeping at each beat; a failure here must not stop the firing."""
+        try:
+            if self._service.expire_silences():
+                self._count_unvouched_write()
+        except ModelLedgerError as exc:
+            log.warning("ended snoozes and mutes not recorded: %s", exc)
+        try:
+            if self._service.send_digest_if_due(self.owner):
+                self._count_unvouched_write()
+                log.info("daily incident digest sent")
+        except ModelLedgerError as exc:
+            log.warning("daily incident digest not sent: %s", exc)
 
     def _hand_back(self, claim: SlotClaim) -> StoredRun:
         """Shutting down mid-run: let the next instance retry the slot at once."""

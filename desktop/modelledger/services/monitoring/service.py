@@ -9,7 +9,7 @@ in one transaction, so a run either stores everything or nothing.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,18 @@ from typing import Any
 from modelledger.core.audit_chain import canonical_json
 from modelledger.core.domain import Actor, ArtifactFormat, ArtifactRef
 from modelledger.core.errors import ConcurrentEditError, InvalidInputError, ModelLedgerError
+from modelledger.core.incidents import (
+    SETTING_KEY as INCIDENT_SETTING_KEY,
+)
+from modelledger.core.incidents import (
+    Cause,
+    IncidentMember,
+    IncidentSettings,
+    cause_of,
+    check_resolve_after,
+    incident_title,
+    rose,
+)
 from modelledger.core.monitoring import (
     Alert,
     AlertNote,
@@ -32,7 +44,7 @@ from modelledger.core.monitoring import (
     RunStatus,
     Schedule,
     SlotClaim,
-    describe_metric,
+    metric_label,
 )
 from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write, change_setting
@@ -393,74 +405,151 @@ class MonitoringService:
                 "results": {_metric_key(m): {"value": m.value, "status": m.status}
                             for m in metrics},
             })
-            raised: list[Alert] = []
-            if evaluation is not None:
-                for metric in evaluation.metrics:
-                    if metric.status in (Health.WARN, Health.CRITICAL):
-                        alert = self._raise(conn, audit, now, monitor, run_id,
-                                            Health(metric.status), "threshold",
-                                            f"{monitor.id}:{metric.metric}@{metric.subject}",
-                                            f"{monitor.model_name} / {monitor.name}: "
-                                            f"{describe_metric(metric)}", _threshold_text(metric))
-                        if alert is not None:
-                            raised.append(alert)
+            raised = self._update_incidents(conn, audit, now, monitor, run_id, evaluation)
+            self._expire_silences(conn, audit, now, monitor.id)
+            run_failures = []
             if give_up and not pause and claim.kind != "manual":
-                alert = self._raise(
-                    conn, audit, now, monitor, run_id, Health.CRITICAL, "failed",
-                    f"{monitor.id}:slot {claim.slot.isoformat()}",
-                    f"{monitor.model_name} / {monitor.name}: the run for "
-                    f"{claim.slot:%Y-%m-%d %H:%M} failed {claim.attempt} times",
-                    f"Last error: {outcome.error}\nThis slot is not retried any more.")
-                if alert is not None:
-                    raised.append(alert)
+                run_failures.append(MetricValue(
+                    "run.gave_up", claim.slot.isoformat(), float(claim.attempt),
+                    Health.CRITICAL.value, note=f"failed {claim.attempt} times; not retried any "
+                                                f"more. Last error: {outcome.error}"))
             if pause:
                 audit.append("monitor.paused", "monitor", _monitor_key(monitor),
                              before={"status": MonitorStatus.ACTIVE.value},
                              after={"status": MonitorStatus.PAUSED.value},
                              reason=f"paused itself after {failures} consecutive failed runs")
-                alert = self._raise(
-                    conn, audit, now, monitor, run_id, Health.CRITICAL, "paused",
-                    f"{monitor.id}:paused",
-                    f"{monitor.model_name} / {monitor.name}: paused after {failures} failed runs",
-                    f"Last error: {outcome.error}\nFix the cause, then resume the monitor.")
-                if alert is not None:
-                    raised.append(alert)
+                run_failures.append(MetricValue(
+                    "monitor.paused", "", float(failures), Health.CRITICAL.value,
+                    note=f"paused after {failures} failed runs. Last error: {outcome.error}. "
+                         "Fix the cause, then resume the monitor."))
+            if run_failures:
+                raised += self._record_cause(
+                    conn, audit, now, monitor, run_id, Cause.RUN_FAILURE, run_failures,
+                    "paused" if pause else "failed")
             return StoredRun(run_id, health, tuple(raised), pause)
 
         return self.write(unit, lambda stored: ChangeEvent(
             "monitor", str(claim.monitor_id), "run") if stored.run_id else None)
 
-    def _raise(self, conn, audit, now, monitor: Monitor, run_id: int, severity: Health,
-               kind: str, key: str, title: str, detail: str) -> Alert | None:
-        """A new alert, or one more occurrence of the open one (returned only when new or
-        when its severity rose, so that notifications are not repeated every run)."""
+    def _update_incidents(self, conn, audit, now, monitor: Monitor, run_id: int,
+                          evaluation) -> list[Alert]:
+        """Open or update one incident per cause that fired; count a healthy run for each
+        open incident whose cause this run found healthy, and resolve those healthy long
+        enough. A failed run (no evaluation) says nothing about drift or data, so it only
+        keeps run-failure incidents open."""
+        raised: list[Alert] = []
+        firing: dict[Cause, list[MetricValue]] = {}
+        if evaluation is not None:
+            for metric in evaluation.metrics:
+                if metric.status in (Health.WARN, Health.CRITICAL):
+                    firing.setdefault(cause_of(metric.metric), []).append(metric)
+        judged = {(m.metric, m.subject): m for m in evaluation.metrics} if evaluation else {}
+        for cause, metrics in firing.items():
+            raised += self._record_cause(conn, audit, now, monitor, run_id, cause, metrics,
+                                         "threshold", judged)
+        if evaluation is None or evaluation.health is Health.INSUFFICIENT:
+            return raised
+        # A cause is healthy in a run that judged it and found it within thresholds; a run
+        # without labels says nothing about performance, so it neither counts nor resets.
+        healthy_causes = {cause_of(m.metric) for m in evaluation.metrics
+                          if m.status == Health.OK} | {Cause.RUN_FAILURE}
+        resolve_after = self._resolve_after(conn, monitor)
+        for incident in mrepo.unclosed_alerts_of_monitor(conn, monitor.id):
+            cause = Cause(incident.cause)
+            if cause in firing or cause not in healthy_causes:
+                continue
+            for member in mrepo.list_members(conn, incident.id):
+                if (member.metric, member.subject) in judged:
+                    mrepo.upsert_member(conn, incident.id,
+                                        judged[(member.metric, member.subject)], now, member)
+            healthy = incident.healthy_runs + 1
+            mrepo.record_alert_repeat(conn, incident.id, {"healthy_runs": healthy})
+            if healthy < resolve_after:
+                continue
+            resolution = (f"resolved itself: run #{run_id} was the {healthy}"
+                          f"{_ordinal(healthy)} healthy run in a row")
+            mrepo.record_alert_repeat(conn, incident.id, {
+                "status": AlertStatus.CLOSED.value, "closed_at": now, "resolution": resolution,
+                "snoozed_until": None, "row_version": incident.row_version + 1})
+            mrepo.insert_note(conn, incident.id, self.actor.user, now, "resolved", resolution)
+            after = mrepo.get_alert(conn, incident.id)
+            audit.append("alert.resolved", "alert", str(incident.id),
+                         before=mrepo.alert_record(incident), after=mrepo.alert_record(after),
+                         reason=resolution)
+        return raised
+
+    def _resolve_after(self, conn, monitor: Monitor) -> int:
+        if monitor.resolve_after_runs is not None:
+            return monitor.resolve_after_runs
+        return IncidentSettings.from_dict(
+            repo.get_setting(conn, INCIDENT_SETTING_KEY, None)).resolve_after_runs
+
+    def _record_cause(self, conn, audit, now, monitor: Monitor, run_id: int, cause: Cause,
+                      metrics: Sequence[MetricValue], kind: str,
+                      judged: Mapping[tuple[str, str], MetricValue] | None = None
+                      ) -> list[Alert]:
+        """Open the monitor's incident for ``cause``, or update the open one with this run's
+        members. Returns it when someone is to be told: it is new, or its severity rose above
+        what was told before, and it is neither snoozed nor muted."""
+        key = f"{monitor.id}:{cause.value}"
+        severity = max((Health(m.status) for m in metrics), key=_SEVERITY_ORDER.index)
         existing = mrepo.find_unclosed_alert(conn, key)
-        if existing is not None:
-            escalated = (severity is Health.CRITICAL and existing.severity is Health.WARN)
-            values: dict[str, Any] = {"occurrences": existing.occurrences + 1,
-                                      "last_seen_at": now, "run_id": run_id, "title": title}
-            if escalated:
-                values["severity"] = severity.value
-            mrepo.record_alert_repeat(conn, existing.id, values)
+        if existing is None:
+            earlier = mrepo.latest_closed_alert(conn, key)
+            title = incident_title(monitor.model_name, monitor.name, cause,
+                                   [(m.metric, m.subject) for m in metrics])
+            detail = _incident_detail(metrics)
+            if earlier is not None:
+                detail += f"\nThe cause came back: incident #{earlier.id} was closed before."
+            incident = mrepo.insert_alert(conn, {
+                "monitor_id": monitor.id, "model_id": monitor.model_id, "run_id": run_id,
+                "severity": severity.value, "kind": kind, "cause": cause.value,
+                "dedupe_key": key, "title": title, "detail": detail,
+                "status": AlertStatus.OPEN.value, "first_seen_at": now, "last_seen_at": now,
+                "notified_severity": severity.value,
+            })
+            for metric in metrics:
+                mrepo.upsert_member(conn, incident.id, metric, now, None)
+            mrepo.insert_note(conn, incident.id, self.actor.user, now, "raised", title)
+            audit.append("alert.raised", "alert", str(incident.id), after={
+                **mrepo.alert_record(incident), "detail": detail,
+                "members": [_metric_key(m) for m in metrics]})
+            return [incident]
+        members = {(m.metric, m.subject): m for m in mrepo.list_members(conn, existing.id)}
+        fired = {(m.metric, m.subject) for m in metrics}
+        for metric in metrics:
+            mrepo.upsert_member(conn, existing.id, metric, now,
+                                members.get((metric.metric, metric.subject)))
+        for key_, member in members.items():  # members back within thresholds: their value
+            if key_ not in fired and judged and key_ in judged:
+                mrepo.upsert_member(conn, existing.id, judged[key_], now, member)
+        title = incident_title(monitor.model_name, monitor.name, cause,
+                               [(m.metric, m.subject) for m in metrics])
+        notified = mrepo.notified_severity(conn, existing.id)
+        escalated = rose(notified, severity.value)
+        values: dict[str, Any] = {"occurrences": existing.occurrences + 1,
+                                  "last_seen_at": now, "run_id": run_id, "title": title,
+                                  "severity": severity.value, "healthy_runs": 0,
+                                  "detail": _incident_detail(metrics)}
+        silenced = existing.silenced(now)
+        if escalated and not silenced:
+            values["notified_severity"] = severity.value
+        mrepo.record_alert_repeat(conn, existing.id, values)
+        joined = sorted(fired - set(members))
+        if joined or severity is not existing.severity:
+            # Not every run: the history keeps what changed, the members keep the values.
             mrepo.insert_note(conn, existing.id, self.actor.user, now, "repeated",
-                              f"Run #{run_id}: {title}")
-            if not escalated:
-                return None
-            alert = mrepo.get_alert(conn, existing.id)
-            audit.append("alert.escalated", "alert", str(alert.id),
+                              f"Run #{run_id}: {severity.value}"
+                              + (f"; now also {', '.join(_key_text(k) for k in joined)}"
+                                 if joined else ""))
+        if not rose(existing.severity.value, severity.value) and not escalated:
+            return []
+        incident = mrepo.get_alert(conn, existing.id)
+        if rose(existing.severity.value, severity.value):
+            audit.append("alert.escalated", "alert", str(incident.id),
                          before={"severity": existing.severity.value},
-                         after=mrepo.alert_record(alert))
-            return alert
-        alert = mrepo.insert_alert(conn, {
-            "monitor_id": monitor.id, "model_id": monitor.model_id, "run_id": run_id,
-            "severity": severity.value, "kind": kind, "dedupe_key": key, "title": title,
-            "detail": detail, "status": AlertStatus.OPEN.value, "first_seen_at": now,
-            "last_seen_at": now,
-        })
-        mrepo.insert_note(conn, alert.id, self.actor.user, now, "raised", title)
-        audit.append("alert.raised", "alert", str(alert.id),
-                     after={**mrepo.alert_record(alert), "detail": detail})
-        return alert
+                         after=mrepo.alert_record(incident))
+        return [incident] if escalated and not silenced else []
 
     def list_runs(self, *, monitor_id: int | None = None, model_name: str | None = None,
                   limit: int = 200) -> list[MonitorRun]:
@@ -511,14 +600,57 @@ class MonitoringService:
         alert_email.send(settings, alert_email.compose_test(settings, self._db.display_name),
                          password)
 
+    def send_digest_if_due(self, instance: str) -> bool:
+        """Once a day across instances (the first to claim the day sends): e-mail the open
+        incidents that are neither snoozed nor muted, when the workspace asks for a digest.
+        True when this call sent it."""
+        from modelledger.services.data.sources import source_password
+        from modelledger.services.monitoring import alert_email
+
+        now = self._clock()
+        incident_settings = self.incident_settings()
+        settings = self.email_settings()
+        if not (incident_settings.daily_digest and settings.enabled) \
+                or now.hour < incident_settings.digest_hour_utc:
+            return False
+        day = now.date().isoformat()
+
+        def claim(conn, audit, now):
+            if not mrepo.claim_digest_day(conn, day, instance, now):
+                return None
+            return [a for a in mrepo.list_alerts(conn) if not a.silenced(now)]
+
+        incidents = self.write(claim)
+        if incidents is None:
+            return False
+        error = None
+        try:
+            password = source_password(settings.credential) if settings.username else None
+            alert_email.send(settings, alert_email.compose_digest(settings, incidents, day),
+                             password)
+        except InvalidInputError as exc:
+            error = str(exc)
+
+        def record(conn, audit, now):
+            audit.append("alert.digest_emailed" if error is None else "alert.digest_failed",
+                         "alert_digest", day,
+                         after={"recipients": list(settings.recipients),
+                                "incidents": [a.id for a in incidents]},
+                         reason=error or f"daily digest of {len(incidents)} open incidents")
+
+        self.write(record)
+        return error is None
+
     def email_alerts(self, alerts: Sequence[Alert], *, settings=None) -> str | None:
-        """Email the alerts the settings ask for; notes the outcome on each. Returns the error
+        """Email the incidents the settings ask for (never snoozed or muted ones); notes the
+        outcome on each. Returns the error
         when sending failed, None when it was sent or nothing was to be sent."""
         from modelledger.services.data.sources import source_password
         from modelledger.services.monitoring import alert_email
 
         settings = settings or self.email_settings()
-        wanted = [alert for alert in alerts if settings.wants(alert)]
+        now = self._clock()
+        wanted = [alert for alert in alerts if settings.wants(alert) and not alert.silenced(now)]
         if not wanted:
             return None
         error = None
@@ -551,6 +683,41 @@ class MonitoringService:
         return self._db.read(lambda conn: (mrepo.get_alert(conn, alert_id),
                                            mrepo.list_notes(conn, alert_id)))
 
+    def incident_members(self, alert_id: int) -> list[IncidentMember]:
+        """The features and metrics of an incident, worst first."""
+        return self._db.read(lambda conn: mrepo.list_members(conn, alert_id))
+
+    def incident_settings(self) -> IncidentSettings:
+        return IncidentSettings.from_dict(self._db.read(
+            lambda conn: repo.get_setting(conn, INCIDENT_SETTING_KEY, None)))
+
+    def set_incident_settings(self, settings: IncidentSettings, reason: str) -> None:
+        _require_reason(reason)
+
+        def unit(conn, audit, now):
+            change_setting(conn, audit, self.actor, now, INCIDENT_SETTING_KEY, None,
+                           settings.to_dict(), reason)
+
+        self.write(unit, lambda _: ChangeEvent("settings", INCIDENT_SETTING_KEY, "changed"))
+
+    def set_resolve_after(self, monitor_id: int, runs: int | None, reason: str) -> Monitor:
+        """How many healthy runs resolve this monitor's incidents; None: the workspace's."""
+        _require_reason(reason)
+        if runs is not None:
+            check_resolve_after(runs)
+
+        def unit(conn, audit, now):
+            before = mrepo.get_monitor(conn, monitor_id)
+            mrepo.update_monitor_if_unchanged(conn, monitor_id, before.row_version, {
+                "resolve_after_runs": runs, "updated_at": now})
+            after = mrepo.get_monitor(conn, monitor_id)
+            audit.append("monitor.updated", "monitor", _monitor_key(after),
+                         before=mrepo.monitor_record(before), after=mrepo.monitor_record(after),
+                         reason=reason)
+            return after
+
+        return self.write(unit, lambda m: ChangeEvent("monitor", _monitor_key(m), "updated"))
+
     def newest_alert_id(self) -> int:
         return self._db.read(mrepo.newest_alert_id)
 
@@ -570,7 +737,7 @@ class MonitoringService:
                      comment: str = "") -> Alert:
         assignee = assignee.strip()
         if not assignee:
-            raise InvalidInputError("Choose who the alert is assigned to.")
+            raise InvalidInputError("Choose who the incident is assigned to.")
         return self._handle(alert_id, row_version, "assigned", comment or f"to {assignee}",
                             {"assignee": assignee},
                             allowed=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED))
@@ -586,19 +753,92 @@ class MonitoringService:
                             {"status": AlertStatus.CLOSED.value, "closed_at": None},
                             allowed=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED))
 
+    def snooze_alert(self, alert_id: int, row_version: int, until: datetime,
+                     comment: str = "") -> Alert:
+        """Tell nobody about the incident until ``until`` (it keeps being updated)."""
+        if until.tzinfo is None:
+            raise InvalidInputError("Give the snooze's end with its time zone (e.g. UTC).")
+        if until <= self._clock():
+            raise InvalidInputError("A snooze must end in the future.")
+        return self._handle(alert_id, row_version, "snoozed",
+                            comment or f"until {until:%Y-%m-%d %H:%M} UTC",
+                            {"snoozed_until": until},
+                            allowed=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED))
+
+    def unsnooze_alert(self, alert_id: int, row_version: int, comment: str = "") -> Alert:
+        return self._handle(alert_id, row_version, "unsnoozed", comment or "snooze ended early",
+                            {"snoozed_until": None}, allowed=tuple(AlertStatus),
+                            require=lambda a: a.snoozed_until is not None, what="snoozed")
+
+    def mute_alert(self, alert_id: int, row_version: int, reason: str,
+                   until: datetime | None = None) -> Alert:
+        """Tell nobody about the incident, for a reason, until unmuted (or ``until``)."""
+        _require_reason(reason)
+        if until is not None and until <= self._clock():
+            raise InvalidInputError("A mute must end in the future (or give no end).")
+        return self._handle(alert_id, row_version, "muted", reason,
+                            {"muted_reason": reason.strip(), "muted_until": until},
+                            allowed=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED))
+
+    def unmute_alert(self, alert_id: int, row_version: int, comment: str = "") -> Alert:
+        return self._handle(alert_id, row_version, "unmuted", comment or "unmuted",
+                            {"muted_reason": "", "muted_until": None}, allowed=tuple(AlertStatus),
+                            require=lambda a: a.muted, what="muted")
+
+    def expire_silences(self) -> list[Alert]:
+        """End every snooze and timed mute that is over (the scheduler's beat calls this);
+        each end is audited. Returns the incidents that woke up."""
+        def unit(conn, audit, now):
+            return self._expire_silences(conn, audit, now, None)
+
+        # A read first: most beats find nothing and need no write transaction.
+        if not self._db.read(lambda conn: mrepo.alerts_whose_silence_ended(conn, self._clock())):
+            return []
+        return self.write(unit, lambda woke: ChangeEvent("alert", "*", "woke") if woke else None)
+
+    def _expire_silences(self, conn, audit, now, monitor_id: int | None) -> list[Alert]:
+        woke = []
+        for incident in mrepo.alerts_whose_silence_ended(conn, now):
+            if monitor_id is not None and incident.monitor_id != monitor_id:
+                continue
+            values: dict[str, Any] = {"row_version": incident.row_version + 1}
+            ended = []
+            if incident.snoozed_until is not None and incident.snoozed_until <= now:
+                values["snoozed_until"] = None
+                ended.append(("snooze expired", "alert.snooze_expired",
+                              f"snoozed until {incident.snoozed_until:%Y-%m-%d %H:%M} UTC"))
+            if incident.muted and incident.muted_until is not None \
+                    and incident.muted_until <= now:
+                values.update(muted_reason="", muted_until=None)
+                ended.append(("mute expired", "alert.mute_expired",
+                              f"muted until {incident.muted_until:%Y-%m-%d %H:%M} UTC "
+                              f"({incident.muted_reason})"))
+            mrepo.record_alert_repeat(conn, incident.id, values)
+            after = mrepo.get_alert(conn, incident.id)
+            for kind, action, text in ended:
+                mrepo.insert_note(conn, incident.id, self.actor.user, now, kind, text)
+                audit.append(action, "alert", str(incident.id),
+                             before=mrepo.alert_record(incident),
+                             after=mrepo.alert_record(after), reason=text)
+            woke.append(after)
+        return woke
+
     def _handle(self, alert_id: int, row_version: int, kind: str, comment: str,
-                values: dict[str, Any], *, allowed: Sequence[AlertStatus]) -> Alert:
+                values: dict[str, Any], *, allowed: Sequence[AlertStatus],
+                require=None, what: str = "") -> Alert:
         def unit(conn, audit, now):
             before = mrepo.get_alert(conn, alert_id)
             if before.status not in allowed:
                 raise InvalidInputError(
-                    f"Alert #{alert_id} is {before.status.value}; it cannot be {kind} now.")
+                    f"Incident #{alert_id} is {before.status.value}; it cannot be {kind} now.")
+            if require is not None and not require(before):
+                raise InvalidInputError(f"Incident #{alert_id} is not {what}.")
             changes = dict(values)
             if "closed_at" in changes:
                 changes["closed_at"] = now
             if not mrepo.update_alert_if_unchanged(conn, alert_id, row_version, changes):
                 raise ConcurrentEditError(
-                    f"Someone else changed alert #{alert_id} (or it fired again) while you were "
+                    f"Someone else changed incident #{alert_id} while you were "
                     "looking at it. Nothing was saved: look at it again and retry.")
             mrepo.insert_note(conn, alert_id, self.actor.user, now, kind, comment)
             after = mrepo.get_alert(conn, alert_id)
@@ -636,6 +876,26 @@ def _threshold_text(metric: MetricValue) -> str:
     if metric.note:
         parts.append(metric.note)
     return "; ".join(parts)
+
+
+_SEVERITY_ORDER = [Health.WARN, Health.CRITICAL]
+
+
+def _key_text(key: tuple[str, str]) -> str:
+    metric, subject = key
+    return metric_label(metric, subject)
+
+
+def _incident_detail(metrics: Sequence[MetricValue]) -> str:
+    """What the latest run found, one line per member that fired."""
+    return "\n".join(f"{metric_label(m.metric, m.subject)}: {_threshold_text(m)}"
+                      for m in metrics)
+
+
+def _ordinal(number: int) -> str:
+    if 10 <= number % 100 <= 20:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -526,7 +526,7 @@ class ModelHealthView(QWidget):
                    if health.monitor.pinned_version else "follows the production version")
         self.status_label.setText(
             f"Latest run {_local(latest.time)}: <b style='color:{colour}'>{latest.health}</b>"
-            f" · {len(health.runs)} runs · {alerts} open alert{'s' if alerts != 1 else ''}"
+            f" · {len(health.runs)} runs · {alerts} open incident{'s' if alerts != 1 else ''}"
             f" · {version} · {html.escape(health.monitor.schedule.describe())}")
         self.status_label.show()
 

@@ -165,7 +165,7 @@ PORTFOLIO_COLUMNS = (
     PortfolioColumn("Trend", lambda r: "", _latest_sort_value, tooltip=trend_tooltip),
     PortfolioColumn("Latest", lambda r: latest_text(r.trend), _latest_sort_value,
                     tooltip=trend_tooltip),
-    PortfolioColumn("Open alerts", lambda r: f"{r.unclosed_alerts:,}",
+    PortfolioColumn("Open incidents", lambda r: f"{r.unclosed_alerts:,}",
                     lambda r: r.unclosed_alerts, align_right=True,
                     foreground=lambda r: ATTENTION_COLOUR if r.unclosed_alerts else None),
     PortfolioColumn("Stage", lambda r: stage_text(r.summary),
@@ -344,7 +344,7 @@ class PortfolioPage(QWidget):
         self.models_tile = _Tile("active models")
         self.production_tile = _Tile("in production")
         self.pending_tile = _Tile("awaiting approval")
-        self.alerts_tile = _Tile("open alerts")
+        self.alerts_tile = _Tile("open incidents")
         tiles = QHBoxLayout()
         for tile in (self.models_tile, self.production_tile, self.pending_tile,
                      self.alerts_tile):

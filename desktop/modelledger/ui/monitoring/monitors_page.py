@@ -105,7 +105,7 @@ MONITOR_COLUMNS = (
     Column("Health", lambda o: o.last_health.value if o.last_health else "not run yet",
            foreground=lambda o: health_colour(o.last_health.value if o.last_health else None)
            or MUTED),
-    Column("Open alerts", lambda o: str(o.open_alerts), align_right=True,
+    Column("Open incidents", lambda o: str(o.open_alerts), align_right=True,
            foreground=lambda o: HEALTH_COLOURS["critical"] if o.open_alerts else None),
 )
 RUN_COLUMNS = (
@@ -146,7 +146,8 @@ def finished_text(event: SchedulerEvent) -> str:
     if stored.health is Health.FAILED:
         return f"{which} failed: {outcome.error if outcome else ''}".rstrip(": ")
     alerts = len(stored.new_alerts)
-    raised = f", {alerts} new alert{'s' if alerts != 1 else ''}" if alerts else ""
+    raised = (f", {alerts} incident{'s' if alerts != 1 else ''} opened or more severe"
+              if alerts else "")
     return f"{which} finished: {stored.health.value}{raised}."
 
 

@@ -80,7 +80,7 @@ LOG_BUNDLE_PERIODS = {"the last 24 hours": timedelta(days=1), "the last 7 days":
 
 class MainWindow(QMainWindow):
     workspace_opened = Signal()  # the workspace's pages are built and loading their data
-    alerts_notified = Signal(str)  # new alerts were announced (tray message or status bar)
+    alerts_notified = Signal(str)  # new incidents were announced (tray message or status bar)
     error_shown = Signal(object)  # an error dialog opened for this exception
 
     def __init__(self, settings: AppSettings | None = None, *, user: str | None = None) -> None:
@@ -707,17 +707,19 @@ class MainWindow(QMainWindow):
                 f"Alerts ({count})" if count else "Alerts")
 
     def _on_alert_watcher_new_alerts(self, alerts: list[Alert]) -> None:
+        """A tray notification for critical incidents (when the desktop has a tray); anything
+        else, or no tray, is shown in the status bar, where a click opens Alerts."""
         text = describe_new_alerts(alerts)
-        title = "New monitoring alert" if len(alerts) == 1 else "New monitoring alerts"
-        log.info("notifying about %d new alerts", len(alerts))
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            tray = self._tray()
-            icon = (QSystemTrayIcon.MessageIcon.Critical
-                    if any(alert.severity.value == "critical" for alert in alerts)
-                    else QSystemTrayIcon.MessageIcon.Warning)
-            tray.showMessage(title, text, icon, NOTIFICATION_MILLISECONDS)
+        critical = [alert for alert in alerts if alert.severity.value == "critical"]
+        log.info("notifying about %d new or more severe incidents", len(alerts))
+        if critical and QSystemTrayIcon.isSystemTrayAvailable():
+            title = ("Critical monitoring incident" if len(critical) == 1
+                     else "Critical monitoring incidents")
+            self._tray().showMessage(title, describe_new_alerts(critical),
+                                     QSystemTrayIcon.MessageIcon.Critical,
+                                     NOTIFICATION_MILLISECONDS)
         else:
-            self.alert_notice.setText(f"⚠ {text} — show alerts")
+            self.alert_notice.setText(f"⚠ {text} — show incidents")
             self.alert_notice.setToolTip("\n".join(alert.title for alert in alerts))
             self.alert_notice.show()
         self.alerts_notified.emit(text)

@@ -1,8 +1,8 @@
 """Training: versioned recipes per model, the outcome of every training run, and the claims
 that let one instance run each scheduled or incident-started retrain.
 
-Revision ID: 0006_training
-Revises: 0005_identity
+Revision ID: 0007_training
+Revises: 0006_incidents
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 from modelledger.storage.tables import UtcDateTime
 
-revision = "0006_training"
-down_revision = "0005_identity"
+revision = "0007_training"
+down_revision = "0006_incidents"
 branch_labels = None
 depends_on = None
 
