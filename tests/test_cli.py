@@ -129,11 +129,11 @@ def test_monitor_importance_and_readable_audit_subjects(tmp_path, workspace_path
     assert cli(workspace_path, "monitor", "run", "credit-risk", "drift").returncode == 0
     listing = cli(workspace_path, "audit", "list", "--limit", "200").stdout
     assert "monitor drift of credit-risk" in listing
-    assert "Alert #1 · credit-risk / drift:" in listing
+    assert "Incident #1 · credit-risk / drift:" in listing
     events = [json.loads(line) for line in
               cli(workspace_path, "audit", "list", "--json", "--limit", "200").stdout.splitlines()]
     alert = next(e for e in events if e["entity_type"] == "alert")
-    assert alert["about"].startswith(f"Alert #{alert['entity_id']} · ")
+    assert alert["about"].startswith(f"Incident #{alert['entity_id']} · ")
 
 
 def test_incident_commands_handle_an_incident_and_alert_stays_an_alias(tmp_path, workspace_path,

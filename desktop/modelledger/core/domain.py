@@ -245,7 +245,7 @@ class AuditEvent:
     # (core.identity); None before signed identity and for scheduler events.
     signer: str | None = None
     signature: str | None = None
-    # Not stored: what the event is about as a reader would name it ("Alert #12 · ..."), when a
+    # Not stored: what the event is about as a reader would name it ("Incident #12 · ..."), when a
     # reader of the log labelled it (AuditService.subject_labels); empty otherwise.
     about: str = field(default="", compare=False)
 

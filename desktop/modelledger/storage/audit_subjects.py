@@ -1,7 +1,7 @@
 """What an audit event is about, as a reader would name it, for a whole page of events at once.
 
 An event stores its subject as a type and an id: a model's name, ``model/v3`` for a version, an
-alert's number, an artifact's SHA-256. `subject_labels` turns a batch of them into text ("Alert
+alert's number, an artifact's SHA-256. `subject_labels` turns a batch of them into text ("Incident
 #12 · credit-risk / drift: PSI of income 0.31 (critical) · v3", "model.skops of credit-risk
 v2", "ref.csv (reference) of credit-risk / drift") with one query per kind of subject that
 needs the database, never one per event.
@@ -60,6 +60,15 @@ def _label_from_id(entity_type: str, entity_id: str) -> str | None:
         version, _, number = entity_id.rpartition("/request-")
         model, _, version_number = version.rpartition("/v")
         return f"promotion request #{number} for {model} v{version_number}"
+    if entity_type == "training_recipe" and "/r" in entity_id:
+        model, _, number = entity_id.rpartition("/r")
+        return f"training recipe r{number} of {model}"
+    if entity_type == "training_run" and "/claim" in entity_id:
+        model, _, number = entity_id.rpartition("/claim")
+        return f"retrain #{number} claimed for {model}"
+    if entity_type == "training_run" and "/" in entity_id:
+        model, _, number = entity_id.rpartition("/")
+        return f"training run #{number} of {model}"
     return None
 
 
@@ -73,7 +82,7 @@ def _alert_labels(conn: Connection, alert_ids: set[int]) -> dict[Subject, str]:
     labels = {}
     for row in conn.execute(query):
         version = f" · v{row.version_number}" if row.version_number is not None else ""
-        labels[("alert", str(row.id))] = f"Alert #{row.id} · {row.title}{version}"
+        labels[("alert", str(row.id))] = f"Incident #{row.id} · {row.title}{version}"
     return labels
 
 

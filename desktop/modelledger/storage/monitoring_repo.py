@@ -420,7 +420,7 @@ def insert_alert(conn: Connection, values: Mapping[str, Any]) -> Alert:
 def get_alert(conn: Connection, alert_id: int) -> Alert:
     row = conn.execute(_alert_query().where(alerts.c.id == alert_id)).first()
     if row is None:
-        raise NotFoundError(f"Alert #{alert_id} does not exist.")
+        raise NotFoundError(f"Incident #{alert_id} does not exist.")
     return _alert_from_row(row)
 
 

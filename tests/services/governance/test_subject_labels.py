@@ -57,7 +57,7 @@ def test_a_page_of_events_is_labelled_in_a_few_queries(workspace, tmp_path):
         # other one.
         version = " · v1" if alert.monitor_name == "second" else ""
         assert labels[("alert", alert_event.entity_id)] == (
-            f"Alert #{alert.id} · {alert.title}{version}")
+            f"Incident #{alert.id} · {alert.title}{version}")
     assert labels[("version", "credit-risk/v1")] == "credit-risk v1"
     assert labels[("monitor", "credit-risk/second")] == "monitor second of credit-risk"
     request = next(e for e in events if e.entity_type == "promotion_request")

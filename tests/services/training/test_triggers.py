@@ -54,3 +54,41 @@ def test_two_instances_train_each_scheduled_slot_once(workspace, workspace_path,
     triggered = workspace.audit.list_events(EventFilter(action_prefix="training.triggered"))
     assert len(triggered) == len(claims)
     assert workspace.audit.verify().intact
+
+
+@pytest.mark.slow
+def test_a_critical_incident_starts_one_retrain_across_instances_and_the_cool_down_holds(
+        workspace, workspace_path, tmp_path):
+    from datetime import UTC, datetime
+
+    from modelledger.core.recipes import RetrainPolicy
+    from tests.services.monitor_data import FEATURES, add_monitor, scored_frame, write_csv
+
+    monitor = add_monitor(workspace, tmp_path, every_s=2,
+                          anchor=datetime.now(UTC) + timedelta(seconds=6))
+    training_data = write_csv(scored_frame(2_000, seed=3), tmp_path / "labelled.csv")
+    recipe = Recipe(RecipeKind.DECLARATIVE, DataSource(SourceKind.FILE, str(training_data)),
+                    "label", FEATURES, estimator="LogisticRegression")
+    workspace.training.save_recipe(
+        "credit-risk", recipe, reason="retrain when income drifts",
+        policy=RetrainPolicy(on_incident=True, cooldown_hours=1, max_per_period=5))
+    instances = [start_instance(workspace, workspace_path, tmp_path / f"instance-{i}.log",
+                                f"host{i}") for i in range(2)]
+    try:
+        wait_until(lambda: len(workspace.training.list_runs("credit-risk")) >= 1, 120,
+                   "the retrain the drift incident started")
+        # Six more monitor runs: the incident stays critical, the cool-down holds the retrains.
+        runs_then = len(workspace.monitoring.list_runs(monitor_id=monitor.id))
+        wait_until(lambda: len(workspace.monitoring.list_runs(monitor_id=monitor.id)) >= runs_then + 6, 90,
+                   "six more monitor runs")
+    finally:
+        for process in instances:
+            stop(process)
+    logs = "\n".join((tmp_path / f"instance-{i}.log").read_text() for i in range(2))
+    assert "Traceback" not in logs, logs
+    [run] = workspace.training.list_runs("credit-risk")
+    assert run.trigger is Trigger.ALERT and "critical drift incident" in run.cause
+    assert run.status.value == "succeeded", run.log
+    [claim] = rows(workspace, select(training_claims))
+    assert claim.run_id == run.id and claim.trigger == "alert"
+    assert workspace.audit.verify().intact

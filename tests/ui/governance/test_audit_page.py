@@ -582,7 +582,7 @@ def test_about_reads_as_text_and_scheduler_runs_name_the_scheduler(qtbot, worksp
     alert_row = next(row for row, event in enumerate(events) if event.entity_type == "alert")
     alert_id = events[alert_row].entity_id
     title = workspace.monitoring.alert_details(int(alert_id))[0].title
-    assert about[alert_row] == f"Alert #{alert_id} · {title}"
+    assert about[alert_row] == f"Incident #{alert_id} · {title}"
     assert who[alert_row] == f"scheduler on {socket.gethostname()}"
     version_row = next(row for row, event in enumerate(events) if event.entity_type == "version")
     assert about[version_row] == "credit-risk v1"
@@ -591,4 +591,4 @@ def test_about_reads_as_text_and_scheduler_runs_name_the_scheduler(qtbot, worksp
     assert about[monitor_row] == "monitor drift of credit-risk"
     page.table.selectRow(alert_row)
     text = page.details.toPlainText()
-    assert f"Alert #{alert_id} · {title}" in text and f"alert {alert_id}" in text
+    assert f"Incident #{alert_id} · {title}" in text and f"alert {alert_id}" in text

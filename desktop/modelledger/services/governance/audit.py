@@ -91,7 +91,7 @@ class AuditService:
         return self._db.read(audit_log.head_seq)
 
     def subject_labels(self, events: Iterable[AuditEvent]) -> dict[tuple[str, str], str]:
-        """(entity_type, entity_id) -> what the events are about, as text ("Alert #12 · ...",
+        """(entity_type, entity_id) -> what the events are about, as text ("Incident #12 · ...",
         "credit-risk v3"), read in a few queries for the whole batch; subjects whose id is
         already their name are left out."""
         subjects = {(event.entity_type, event.entity_id) for event in events}

@@ -372,7 +372,23 @@ class MonitorScheduler:
         self._emit(SchedulerEvent("finished", job, stored, outcome))
         if stored.new_alerts:
             self._email(stored)
+            self._retrain_for(stored.new_alerts)
         return stored
+
+    def _retrain_for(self, incidents) -> None:
+        """A critical drift or performance incident may start a retrain, as the model's recipe
+        allows (its cool-down and maximum per period hold whichever instance asks). The run
+        that raised the incident was claimed once, so only this instance asks."""
+        for incident in incidents:
+            try:
+                claim = self._workspace.training.claim_incident_retrain(
+                    incident.model_name, incident.cause, incident.severity.value,
+                    incident.title, self.owner)
+            except ModelLedgerError as exc:
+                log.warning("retrain for incident #%s not started: %s", incident.id, exc)
+                continue
+            if claim is not None:
+                self._retrain(claim)
 
     def _compute(self, job: RunningJob) -> _Computed:
         if job.cancelled.is_set():

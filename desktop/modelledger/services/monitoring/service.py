@@ -471,7 +471,7 @@ class MonitoringService:
             mrepo.record_alert_repeat(conn, incident.id, {
                 "status": AlertStatus.CLOSED.value, "closed_at": now, "resolution": resolution,
                 "snoozed_until": None, "row_version": incident.row_version + 1})
-            mrepo.insert_note(conn, incident.id, self.actor.user, now, "resolved", resolution)
+            mrepo.insert_note(conn, incident.id, self.actor.author, now, "resolved", resolution)
             after = mrepo.get_alert(conn, incident.id)
             audit.append("alert.resolved", "alert", str(incident.id),
                          before=mrepo.alert_record(incident), after=mrepo.alert_record(after),
@@ -510,7 +510,7 @@ class MonitoringService:
             })
             for metric in metrics:
                 mrepo.upsert_member(conn, incident.id, metric, now, None)
-            mrepo.insert_note(conn, incident.id, self.actor.user, now, "raised", title)
+            mrepo.insert_note(conn, incident.id, self.actor.author, now, "raised", title)
             audit.append("alert.raised", "alert", str(incident.id), after={
                 **mrepo.alert_record(incident), "detail": detail,
                 "members": [_metric_key(m) for m in metrics]})
@@ -538,7 +538,7 @@ class MonitoringService:
         joined = sorted(fired - set(members))
         if joined or severity is not existing.severity:
             # Not every run: the history keeps what changed, the members keep the values.
-            mrepo.insert_note(conn, existing.id, self.actor.user, now, "repeated",
+            mrepo.insert_note(conn, existing.id, self.actor.author, now, "repeated",
                               f"Run #{run_id}: {severity.value}"
                               + (f"; now also {', '.join(_key_text(k) for k in joined)}"
                                  if joined else ""))
@@ -664,7 +664,7 @@ class MonitoringService:
 
         def unit(conn, audit, now):
             for alert in wanted:
-                mrepo.insert_note(conn, alert.id, self.actor.user, now, "email", note)
+                mrepo.insert_note(conn, alert.id, self.actor.author, now, "email", note)
                 audit.append("alert.emailed" if error is None else "alert.email_failed",
                              "alert", str(alert.id), after={"recipients": settings.recipients},
                              reason=note)
@@ -816,7 +816,7 @@ class MonitoringService:
             mrepo.record_alert_repeat(conn, incident.id, values)
             after = mrepo.get_alert(conn, incident.id)
             for kind, action, text in ended:
-                mrepo.insert_note(conn, incident.id, self.actor.user, now, kind, text)
+                mrepo.insert_note(conn, incident.id, self.actor.author, now, kind, text)
                 audit.append(action, "alert", str(incident.id),
                              before=mrepo.alert_record(incident),
                              after=mrepo.alert_record(after), reason=text)
