@@ -78,9 +78,11 @@ def test_a_critical_incident_starts_one_retrain_across_instances_and_the_cool_do
         wait_until(lambda: len(workspace.training.list_runs("credit-risk")) >= 1, 120,
                    "the retrain the drift incident started")
         # Six more monitor runs: the incident stays critical, the cool-down holds the retrains.
-        runs_then = len(workspace.monitoring.list_runs(monitor_id=monitor.id))
-        wait_until(lambda: len(workspace.monitoring.list_runs(monitor_id=monitor.id)) >= runs_then + 6, 90,
-                   "six more monitor runs")
+        def monitor_runs() -> int:
+            return len(workspace.monitoring.list_runs(monitor_id=monitor.id))
+
+        runs_then = monitor_runs()
+        wait_until(lambda: monitor_runs() >= runs_then + 6, 90, "six more monitor runs")
     finally:
         for process in instances:
             stop(process)

@@ -274,3 +274,36 @@ def test_snooze_and_mute_from_the_keyboard_are_audited_and_shown(qtbot, open_win
     assert events[-1].signature  # signed by alice, as every decision
     stored = alerted_workspace.monitoring.alert_details(alert.id)[0]
     assert stored.snoozed_until is None and not stored.muted
+
+
+def test_retrain_from_a_drift_incident_records_a_run_caused_by_it(qtbot, open_window,
+                                                                  alerted_workspace, tmp_path):
+    from modelledger.core.monitoring import DataSource, SourceKind
+    from modelledger.core.recipes import Recipe, RecipeKind
+    from modelledger.core.training import Trigger
+    from tests.services.monitor_data import FEATURES, scored_frame, write_csv
+
+    labelled = write_csv(scored_frame(1_000, seed=4), tmp_path / "labelled.csv")
+    alerted_workspace.training.save_recipe(
+        "credit-risk", Recipe(RecipeKind.DECLARATIVE, DataSource(SourceKind.FILE,
+                                                                 str(labelled)),
+                              "label", FEATURES, estimator="LogisticRegression"),
+        reason="retrain on fresh labels")
+    window = open_window(alerted_workspace)
+    page = alerts_page(qtbot, window)
+    [quality_row] = [row for row, a in enumerate(page.alerts.rows())
+                     if a.cause == "data quality"]
+    page.table.selectRow(quality_row)
+    qtbot.waitUntil(lambda: page.current_alert() is not None
+                    and page.current_alert().cause == "data quality", timeout=5000)
+    assert not page.retrain_button.isEnabled()
+    assert "drift and performance" in page.retrain_button.toolTip()
+    incident = select_drift_incident(qtbot, page)
+    qtbot.waitUntil(page.retrain_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(page.retrained, timeout=RUN_TIMEOUT * 2) as retrained:
+        page.retrain_button.click()
+        assert not page.retrain_button.isEnabled()  # one retrain at a time from here
+    run = retrained.args[0]
+    assert run.trigger is Trigger.ALERT and f"incident #{incident.id}" in run.cause
+    assert run.version_number == 1
+    assert f"Training run #{run.id} of credit-risk: v1 registered" in page.banner.text()

@@ -34,6 +34,7 @@ from modelledger.core.domain import User
 from modelledger.core.errors import ConcurrentEditError
 from modelledger.core.incidents import Cause, IncidentMember, rose
 from modelledger.core.monitoring import Alert, AlertNote, AlertStatus, metric_label
+from modelledger.core.recipes import RETRAIN_CAUSES
 from modelledger.services.monitoring.scheduler import SchedulerEvent
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
@@ -344,11 +345,13 @@ class AlertsPage(QWidget):
     details_loaded = Signal()
     open_count_changed = Signal(int)  # alerts not closed yet
     action_done = Signal(str)
+    retrained = Signal(object)  # the TrainingRun an incident's Retrain recorded
 
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("alertsPage")
         self._session = session
+        self._retraining = None  # the Task of a retrain asked from this page
         self._service = session.workspace.monitoring
         self._writable = not session.read_only
         self._include_closed = False
@@ -381,6 +384,7 @@ class AlertsPage(QWidget):
         self.snooze_button = self._action_button("Snooze…", "Alt+N", self.snooze_or_unsnooze)
         self.mute_button = self._action_button("Mute…", "Alt+M", self.mute_or_unmute)
         self.close_button = self._action_button("Close…", "Alt+L", self.close_selected)
+        self.retrain_button = self._action_button("Retrain", "Alt+R", self.retrain_for_selected)
         top = QHBoxLayout()
         top.addWidget(QLabel("<h2 style='margin:0'>Incidents</h2>"))
         top.addSpacing(16)
@@ -469,7 +473,7 @@ class AlertsPage(QWidget):
 
     def _buttons(self) -> tuple[QPushButton, ...]:
         return (self.acknowledge_button, self.assign_button, self.comment_button,
-                self.snooze_button, self.mute_button, self.close_button)
+                self.snooze_button, self.mute_button, self.close_button, self.retrain_button)
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -651,6 +655,15 @@ class AlertsPage(QWidget):
             shortcut = button.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             button.setToolTip(f"{button.text().rstrip('…')} ({shortcut})" if writable
                               else "The workspace is open read-only.")
+        answerable = alert is not None and alert.cause in RETRAIN_CAUSES
+        refusal = self._session.refusal("training.succeeded")
+        self.retrain_button.setEnabled(writable and answerable and refusal is None
+                                       and self._retraining is None)
+        self.retrain_button.setToolTip(
+            refusal if answerable and refusal else
+            "Train the model's next version from its recipe because of this incident (Alt+R); "
+            "it is compared with the champion and proposed only if it passes the gate"
+            if answerable else "Retraining answers drift and performance incidents")
 
     def _act(self, label: str, job, done: str) -> None:
         self._session.work.write(label, lambda control: job(),
@@ -670,6 +683,40 @@ class AlertsPage(QWidget):
         if isinstance(error, ConcurrentEditError):
             self._details = None  # read the incident again before the next try
             self.reload()
+
+    def retrain_for_selected(self) -> None:
+        alert = self.current_alert()
+        if alert is None or not self.retrain_button.isEnabled():
+            return
+        from modelledger.core.training import Trigger
+
+        training = self._session.workspace.training
+        name, cause = alert.model_name, f"asked from incident #{alert.id}: {alert.title}"
+
+        def job(control):
+            return training.train(name, trigger=Trigger.ALERT, cause=cause,
+                                  progress=lambda percent, text: control.report(percent, 100,
+                                                                                text),
+                                  cancelled=control.cancel_event)
+
+        # Minutes of waiting on a worker process: the read lane leaves writes free.
+        self._retraining = self._session.work.read(
+            f"Retraining {name}", job, on_success=self._on_retrained,
+            on_failure=self._on_action_failed, context=self)
+        self._retraining.finished.connect(self._on_retrain_finished)
+        self.banner.setText(f"Retraining {name} because of incident #{alert.id}…")
+        self.banner.setStyleSheet("")
+        self.banner.show()
+        self._update_actions()
+
+    def _on_retrained(self, run) -> None:
+        self._on_action_succeeded(None, f"Training run #{run.id} of {run.model_name}: "
+                                        f"{run.outcome_text}")
+        self.retrained.emit(run)
+
+    def _on_retrain_finished(self) -> None:
+        self._retraining = None
+        self._update_actions()
 
     def acknowledge_selected(self) -> None:
         alert = self.current_alert()
