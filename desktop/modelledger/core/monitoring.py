@@ -145,6 +145,9 @@ def metric_label(metric: str, subject: str = "") -> str:
         label = f"KPI {name}"
     elif group == "performance":
         label = PERFORMANCE_LABELS.get(name, name.replace("_", " ").capitalize())
+    elif group == "shadow":  # a staging challenger scored beside the champion (its subject)
+        label = {"agreement": "Shadow agreement", "score_shift": "Shadow score shift"}.get(
+            name, f"Shadow {PERFORMANCE_LABELS.get(name, name)} gain")
     else:
         label = (name or group).replace("_", " ").capitalize()
     return f"{label} · {subject}" if subject else label

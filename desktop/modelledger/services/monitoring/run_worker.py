@@ -42,6 +42,11 @@ class RunJob:
     model_path: str | None = None  # set when the monitor scores the data with the stored model
     model_format: str | None = None
     model_trusted: bool = False
+    # Shadow run: a staging challenger scored on the same rows as the champion.
+    shadow_path: str | None = None
+    shadow_format: str | None = None
+    shadow_trusted: bool = False
+    shadow_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ def compute_run(job: RunJob, progress: ProgressCallback) -> RunOutcome:
         note(60, "Computing drift, quality, performance and KPIs")
         started = time.perf_counter()
         evaluation = evaluate(spec, profiles, reference, current, job.baseline)
+        if job.shadow_path is not None:
+            evaluation = _with_shadow(job, spec, current, evaluation, note)
         note(95, f"Computed {len(evaluation.metrics)} metrics in "
                  f"{time.perf_counter() - started:.2f} s: {evaluation.health.value}")
         return RunOutcome(RunStatus.SUCCEEDED, evaluation, "", "\n".join(log_lines), described,
@@ -153,6 +160,52 @@ def compute_importance(model_path: str, model_format: str, trusted: bool, refere
         raise ModelLedgerError(
             f"The model could not be asked how much it uses each feature: {type(exc).__name__}: "
             f"{exc}") from exc
+
+
+def _with_shadow(job: RunJob, spec: MonitorSpec, current, evaluation: Evaluation,
+                 note) -> Evaluation:
+    """The evaluation plus the shadow challenger's comparison with the champion on these rows,
+    as info metrics (charted, never judged). A challenger that cannot score the rows leaves
+    the run as it was and says why in the log."""
+    import pandas as pd
+
+    from modelledger.core.domain import ArtifactFormat
+    from modelledger.core.monitoring import INFO, MetricValue
+    from modelledger.core.paired_comparison import shadow_comparison
+    from modelledger.services.registry.model_files import load_model_file
+
+    subject = f"v{job.shadow_version}"
+    note(96, f"Scoring the rows with the staging challenger {subject} (shadow)")
+    try:
+        challenger = load_model_file(Path(job.shadow_path), ArtifactFormat(job.shadow_format),
+                                     trusted=job.shadow_trusted)
+        features = current[list(spec.features)]
+        predictions = pd.Series(challenger.predict(features))
+        scores = None
+        if spec.score and callable(getattr(challenger, "predict_proba", None)):
+            probabilities = challenger.predict_proba(features)
+            if probabilities.shape[1] == 2:
+                scores = pd.Series(probabilities[:, 1])
+        labels = current[spec.label] if spec.label and spec.label in current.columns else None
+        shadow = shadow_comparison(
+            spec.task.value, current[spec.prediction], predictions,
+            champion_scores=current[spec.score] if scores is not None else None,
+            challenger_scores=scores, labels=labels)
+    except Exception as exc:  # the challenger's own problem must not fail the champion's run
+        note(97, f"shadow: {subject} could not score these rows: {type(exc).__name__}: {exc}")
+        return evaluation
+    extra = [MetricValue("shadow.agreement", subject, shadow.agreement, INFO,
+                         note=f"share of {shadow.rows:,} rows {subject} answers as the champion")]
+    if shadow.score_shift is not None:
+        extra.append(MetricValue("shadow.score_shift", subject, shadow.score_shift, INFO,
+                                 note="KS distance between the two models' scores"))
+    for difference in shadow.differences:
+        low, high = difference.improvement_interval
+        extra.append(MetricValue(
+            f"shadow.{difference.metric}", subject, difference.improvement, INFO,
+            note=f"{difference.metric} {difference.champion:.4g} → {difference.challenger:.4g} "
+                 f"on {shadow.labelled_rows:,} labelled rows (95%: {low:+.4f} to {high:+.4f})"))
+    return replace(evaluation, metrics=(*evaluation.metrics, *extra))
 
 
 # -- the worker process ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelledger.core.audit_chain import canonical_json
-from modelledger.core.domain import Actor, ArtifactFormat, ArtifactRef
+from modelledger.core.domain import Actor, ArtifactFormat, ArtifactRef, Stage
 from modelledger.core.errors import ConcurrentEditError, InvalidInputError, ModelLedgerError
 from modelledger.core.incidents import (
     SETTING_KEY as INCIDENT_SETTING_KEY,
@@ -322,9 +322,17 @@ class MonitoringService:
                 version = repo.production_version(conn, model.id)
             trusted = bool(version and version.artifact
                            and repo.artifact_trusted(conn, version.artifact.sha256))
-            return monitor, mrepo.monitor_profiles(conn, monitor.id), version, trusted
+            # A monitor that follows production also scores the newest staging challenger
+            # with a model file beside it (a shadow run).
+            shadow = None
+            if monitor.pinned_version is None and version is not None:
+                shadow = next((v for v in repo.list_versions(conn, model)
+                               if v.stage is Stage.STAGING and v.artifact is not None), None)
+            shadow_trusted = bool(shadow and repo.artifact_trusted(conn, shadow.artifact.sha256))
+            return (monitor, mrepo.monitor_profiles(conn, monitor.id), version, trusted, shadow,
+                    shadow_trusted)
 
-        monitor, profiles, version, trusted = self._db.read(query)
+        monitor, profiles, version, trusted, shadow, shadow_trusted = self._db.read(query)
         model_path = model_format = None
         if monitor.spec.scored_by_model and version is not None and version.artifact is not None:
             model_path = str(self._artifacts.verified_path(version.artifact.sha256))
@@ -334,6 +342,11 @@ class MonitoringService:
             reference_path=str(self._artifacts.verified_path(monitor.reference_sha256)),
             slot=claim.slot, baseline=dict(version.metrics) if version else {},
             model_path=model_path, model_format=model_format, model_trusted=trusted,
+            shadow_path=(str(self._artifacts.verified_path(shadow.artifact.sha256))
+                         if shadow else None),
+            shadow_format=shadow.artifact.format.value if shadow else None,
+            shadow_trusted=shadow_trusted,
+            shadow_version=shadow.version_number if shadow else None,
         )
         return job, (version.id if version else None), monitor.timeout_s
 
