@@ -7,6 +7,7 @@ statistics that produce them are in `core.paired_comparison`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -87,12 +88,14 @@ class Comparison:
         raise InvalidInputError(f"the comparison has no metric {metric!r}; it has {known}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON can hold it (the audit log's canonical JSON refuses NaN): a metric that
+        could not be computed, in a slice with one class say, is None."""
+        return _finite(asdict(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
         def differences(rows: Sequence[Mapping[str, Any]]) -> tuple[MetricDifference, ...]:
-            return tuple(MetricDifference(**row) for row in rows)
+            return tuple(_difference_from(row) for row in rows)
 
         return cls(
             task=data["task"], rows=data["rows"], resamples=data["resamples"],
@@ -117,9 +120,29 @@ class ShadowComparison:
     differences: tuple[MetricDifference, ...]  # once labels arrive: as compare_on_same_rows
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _finite(asdict(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShadowComparison:
-        return cls(data["rows"], data["agreement"], data["score_shift"], data["labelled_rows"],
-                   tuple(MetricDifference(**row) for row in data["differences"]))
+        return cls(data["rows"], _number(data["agreement"]), data["score_shift"],
+                   data["labelled_rows"],
+                   tuple(_difference_from(row) for row in data["differences"]))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _difference_from(row: Mapping[str, Any]) -> MetricDifference:
+    return MetricDifference(row["metric"], *(_number(row[key]) for key in
+                                             ("champion", "challenger", "low", "high")))

@@ -3,6 +3,7 @@ the challenger judged against the champion, and a promotion request only when th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from modelledger.core.errors import InvalidInputError, UntrustedModelError
 from modelledger.core.identity import PermissionDeniedError
 from modelledger.core.monitoring import DataSource, RunStatus, SourceKind
 from modelledger.core.promotion_gate import GateRule
-from modelledger.core.recipes import Recipe, RecipeKind
+from modelledger.core.recipes import Recipe, RecipeKind, SplitRule
 from modelledger.core.training import Trigger
 from tests.conftest import person
 
@@ -80,7 +81,9 @@ def test_a_first_run_registers_a_version_with_everything_it_was_trained_from(wor
 
 def test_a_better_challenger_passes_the_gate_and_waits_for_a_person(team, cancer_file):
     alice, bob = team
-    alice.training.save_recipe("churn", _recipe(cancer_file), gate=GATE,
+    recipe = replace(_recipe(cancer_file), slice_column="mean_radius",
+                     split=SplitRule(holdout_share=0.4))  # quartiles of 57 rows
+    alice.training.save_recipe("churn", recipe, gate=GATE,
                                reason="logistic regression should separate better")
     run = alice.training.train("churn", trigger=Trigger.MANUAL, cause="try a linear model")
 
@@ -88,6 +91,8 @@ def test_a_better_challenger_passes_the_gate_and_waits_for_a_person(team, cancer
     assert run.champion_version_number == 1
     assert run.gate is not None and run.gate.passed, run.gate.reasons
     assert run.comparison.difference("roc_auc").excludes_zero
+    assert len(run.comparison.slices) == 4  # quartiles of the slice column
+    assert {s.column for s in run.comparison.slices} == {"mean_radius"}
     challenger = alice.registry.get_version("churn", 2)
     assert challenger.stage is Stage.STAGING
     assert challenger.parent_version == 1

@@ -191,7 +191,7 @@ class TrainingService:
         report = progress or (lambda percent, text: None)
         with tempfile.TemporaryDirectory(prefix="modelledger-training-") as scratch:
             job = TrainingJob(recipe.to_dict(), scratch, started_at, plan.code_path,
-                              **plan.job_champion)
+                              slice_column=recipe.slice_column, **plan.job_champion)
             outcome = train_in_worker(job, report, cancelled=cancelled or threading.Event(),
                                       time_limit_s=recipe.time_limit_s,
                                       memory_limit_mb=recipe.memory_limit_mb)

@@ -140,6 +140,8 @@ def _read(recipe: Recipe, started_at: datetime) -> tuple[Any, dict[str, Any]]:
         frame = read_table(path, "Training data")
         reference = {"kind": "file", "path": str(path), "sha256": file_sha256(path)}
     needed = [*recipe.features, recipe.target]
+    if recipe.slice_column:
+        needed.append(recipe.slice_column)
     if recipe.split.kind is SplitKind.TIME:
         needed.append(recipe.split.time_column)
     missing = [name for name in dict.fromkeys(needed) if name not in frame.columns]

@@ -194,6 +194,9 @@ class RecipeDialog(QDialog):
         split_row.addWidget(self.split_pages, 1)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
+        self.slice_combo = QComboBox()
+        self.slice_combo.setToolTip("Also compare the challenger with the champion per value "
+                                    "(or quartile) of this column")
 
         form = QFormLayout()
         form.addRow("Kind", kind_row)
@@ -204,6 +207,7 @@ class RecipeDialog(QDialog):
         form.addRow(self.model_pages)
         form.addRow("&Holdout", split_row)
         form.addRow("See&d", self.seed_spin)
+        form.addRow("Compare per &slice of", self.slice_combo)
 
         self.gate_box = QGroupBox("Promotion &gate: ask for promotion only when the challenger "
                                   "beats the champion")
@@ -343,6 +347,7 @@ class RecipeDialog(QDialog):
             self.cutoff_edit.setDate(QDate.fromString(recipe.split.cutoff[:10], "yyyy-MM-dd"))
         self.holdout_edit.setText(recipe.split.holdout_path)
         self.seed_spin.setValue(recipe.seed)
+        self._slice_to_restore = recipe.slice_column
         gate = stored.gate
         self.gate_box.setChecked(gate is not None)
         if gate is not None:
@@ -434,6 +439,12 @@ class RecipeDialog(QDialog):
 
     def _show_columns(self, columns: list[str], target: str, checked: set[str] | None,
                       time_column: str) -> None:
+        chosen_slice = self.slice_combo.currentData() or getattr(self, "_slice_to_restore", "")
+        self.slice_combo.clear()
+        self.slice_combo.addItem("No slices", "")
+        for column in columns:
+            self.slice_combo.addItem(column, column)
+        self.slice_combo.setCurrentIndex(max(self.slice_combo.findData(chosen_slice), 0))
         for combo, chosen in ((self.target_combo, target), (self.time_combo, time_column)):
             combo.blockSignals(True)
             combo.clear()
@@ -483,6 +494,7 @@ class RecipeDialog(QDialog):
                                self.time_combo.currentText() if timed else "",
                                self.cutoff_edit.date().toString("yyyy-MM-dd") if timed else "",
                                self.holdout_edit.text().strip()),
+            "slice_column": self.slice_combo.currentData() or "",
             "time_limit_s": kept.time_limit_s if kept else DEFAULT_TIME_LIMIT_S,
             "memory_limit_mb": kept.memory_limit_mb if kept else DEFAULT_MEMORY_LIMIT_MB,
         }

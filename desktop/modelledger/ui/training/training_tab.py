@@ -427,10 +427,20 @@ class TrainingTab(QWidget):
                                               | Qt.AlignmentFlag.AlignVCenter)
                     self.differences_table.setItem(row, column, item)
             test = comparison.test
+            slices = ""
+            if comparison.slices:
+                first = comparison.differences[0].metric
+                parts = []
+                for part in comparison.slices:
+                    found = [d for d in part.differences if d.metric == first]
+                    if found:
+                        parts.append(f"{part.value} {found[0].improvement:+.3f}")
+                slices = (f"\nPer {comparison.slices[0].column} ({first} gain): "
+                          + ", ".join(parts) + ".")
             self.test_label.setText(
                 f"v{run.version_number} against v{run.champion_version_number} on the same "
                 f"{comparison.rows:,} holdout rows. {test.name}: p = {test.p_value:.3g}"
-                + (f" ({test.note})." if test.note else "."))
+                + (f" ({test.note})." if test.note else ".") + slices)
         if run.gate is None:
             self.gate_label.setText("No gate was set when this run trained: its challenger "
                                     "was registered without being judged."
