@@ -124,8 +124,8 @@ def _primary_checks(rule: GateRule, comparison: Comparison) -> list[GateCheck]:
     checks = [GateCheck(
         f"{metric} improves by at least {rule.min_absolute_improvement:g}",
         primary.improvement > 0 and primary.improvement >= rule.min_absolute_improvement,
-        f"{metric}: {primary.champion:.4g} → {primary.challenger:.4g} "
-        f"({_signed(primary.improvement)} better; needed ≥ {rule.min_absolute_improvement:g})")]
+        f"{metric}: {primary.champion:.4g} → {primary.challenger:.4g} (improvement "
+        f"{_signed(primary.improvement)}; needed ≥ {rule.min_absolute_improvement:g})")]
     if rule.min_relative_improvement:
         relative = (primary.improvement / abs(primary.champion) if primary.champion
                     else math.inf)
@@ -141,7 +141,7 @@ def _primary_checks(rule: GateRule, comparison: Comparison) -> list[GateCheck]:
             math.isfinite(low) and low > 0,
             f"{comparison.confidence:.0%} interval of the improvement: "
             f"{_signed(low)} to {_signed(high)} over {comparison.rows:,} rows "
-            f"({'excludes' if low > 0 else 'includes'} zero)"))
+            f"({'above zero' if low > 0 else 'below zero' if high < 0 else 'includes zero'})"))
     return checks
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from modelledger.core.domain import RiskTier, Role, Stage
 from modelledger.services.demo.monitoring_history import add_demo_monitors, first_monitoring_slot
 from modelledger.services.demo.timeline import Timeline
+from modelledger.services.demo.training_history import plan_training_history
 from modelledger.services.identity import keystore
 from modelledger.services.workspace.opening import Workspace
 
@@ -149,8 +150,9 @@ def create_demo_workspace(path: Path, progress: StepCallback | None = None) -> P
                 ExitStack() as replays:
             _plan_registry_history(workspace, timeline, Path(scratch), report)
             # The monitors read their data from here, so it is written at its final place.
-            add_demo_monitors(workspace, path.with_name(path.stem + "-data"), report, timeline,
-                              replays)
+            data_folder = path.with_name(path.stem + "-data")
+            add_demo_monitors(workspace, data_folder, report, timeline, replays)
+            plan_training_history(workspace, data_folder, timeline)
             timeline.play()
     finally:
         workspace.close()
