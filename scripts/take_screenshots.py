@@ -96,6 +96,10 @@ def main() -> int:
     compare.resize(960, 640)
     shoot(compare, "compare-versions")
     compare.close()
+    window.show_model("digits-recognizer")  # retrained from its incident, through the gate
+    detail.tabs.setCurrentWidget(detail.training_tab)
+    settle(2500)
+    shoot(window, "training")
     window.start_register_model()
     wizard = window.findChild(ImportWizard)
     shoot(wizard, "import-wizard")

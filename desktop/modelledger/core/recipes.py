@@ -22,6 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import PureWindowsPath
 from typing import Any
 
 from modelledger.core.errors import InvalidInputError
@@ -92,7 +93,8 @@ class SplitRule:
             return f"random {self.holdout_share:.0%} holdout"
         if self.kind is SplitKind.TIME:
             return f"holdout from {self.cutoff} on {self.time_column}"
-        return f"holdout file {self.holdout_path}"
+        # The file's name only: a Windows path reads as well as a POSIX one.
+        return f"holdout file {PureWindowsPath(self.holdout_path).name}"
 
 
 @dataclass(frozen=True)
