@@ -182,12 +182,16 @@ def describe_roles(permission: Permission) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+# Subjects whose id starts with their model's name ("churn/v3", "churn/r2", ...).
+MODEL_SCOPED_ENTITIES = ("version", "promotion_request", "monitor", "model_card",
+                         "training_recipe", "training_run")
+
+
 def model_of_event(action: str, entity_type: str, entity_id: str, after: str) -> str | None:
     """The model an event is about, for the rule that owners act on their own models only."""
     if entity_type == "model":
         return entity_id
-    if entity_type in ("version", "promotion_request", "monitor", "model_card",
-                       "training_recipe", "training_run"):
+    if entity_type in MODEL_SCOPED_ENTITIES:
         return entity_id.split("/", 1)[0]
     if entity_type == "alert" and '"model":' in after:
         model = json.loads(after).get("model")

@@ -16,7 +16,8 @@ def test_demo_workspace_has_real_models_history_and_a_valid_chain(tmp_path):
         summaries = {s.model.name: s for s in ws.registry.list_models()}
         assert len(summaries) == len(DEMO_MODELS) + 1
         assert all(s.production_version for s in summaries.values())
-        assert summaries["breast-cancer-screening"].version_count == 3
+        # three released or reviewed, and the explainable tree whose gate failed
+        assert summaries["breast-cancer-screening"].version_count == 4
         model = ws.registry.load_model("digits-recognizer", 1)
         assert model.predict(pd.DataFrame([[0.0] * 64], columns=version_features(ws))).shape == (1,)
         wine = {v.version_number: v.stage for v in ws.registry.list_versions("wine-cultivar")}
@@ -128,3 +129,23 @@ def test_the_demo_is_one_history_in_time_order(demo_workspace):
     assert first_run > promoted > days_ago("stage.rollback", "wine-cultivar/v1") > last_run
     assert first_run > days_ago("promotion.rejected",
                                 "diabetes-progression/v2/request-8") > last_run
+
+
+def test_the_demo_ends_with_the_training_loop(demo_workspace):
+    from modelledger.core.domain import RequestStatus, Stage
+    from modelledger.core.training import Trigger
+
+    [retrain] = demo_workspace.training.list_runs("digits-recognizer")
+    assert retrain.trigger is Trigger.ALERT and "asked from incident #" in retrain.cause
+    assert retrain.gate.passed and retrain.comparison.difference("accuracy").excludes_zero
+    challenger = demo_workspace.registry.get_version("digits-recognizer",
+                                                     retrain.version_number)
+    assert challenger.stage is Stage.STAGING and challenger.parent_version == 1
+    [request] = [r for r in demo_workspace.registry.list_promotion_requests()
+                 if r.id == retrain.request_id]
+    assert request.status is RequestStatus.PENDING
+    [tree] = demo_workspace.training.list_runs("breast-cancer-screening")
+    assert not tree.gate.passed and tree.request_id is None
+    assert any("roc_auc" in reason for reason in tree.gate.reasons)
+    assert demo_workspace.registry.get_version("breast-cancer-screening",
+                                               tree.version_number).stage is Stage.DEVELOPMENT

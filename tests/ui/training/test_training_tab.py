@@ -26,11 +26,11 @@ def cancer_csv(tmp_path):
 def _training_tab(qtbot, open_window, workspace, name="churn"):
     window = open_window(workspace)
     detail = window.pages["Models"].detail
-    with qtbot.waitSignal(detail.loaded, timeout=5000):
+    with qtbot.waitSignal(detail.loaded, timeout=20_000):
         window.show_model(name)
     detail.tabs.setCurrentWidget(detail.training_tab)
     tab = detail.training_view
-    qtbot.waitUntil(lambda: tab.gate_summary.text() != "", timeout=5000)
+    qtbot.waitUntil(lambda: tab.gate_summary.text() != "", timeout=20_000)
     return window, detail, tab
 
 
@@ -72,7 +72,7 @@ def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, works
     tab.edit_recipe()
     dialog = tab.recipe_dialog
     assert not dialog.save_button.isEnabled()
-    with qtbot.waitSignal(dialog.columns_loaded, timeout=10_000):
+    with qtbot.waitSignal(dialog.columns_loaded, timeout=20_000):
         dialog.data_edit.setText(str(path))
         dialog._load_columns()
     assert dialog.target_combo.currentText() == "target"
@@ -88,14 +88,13 @@ def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, works
     dialog.cron_edit.setText("0 3 * * 1")
     dialog.incident_check.setChecked(True)
     assert dialog.save_button.isEnabled(), dialog.problem_label.text()
-    with qtbot.waitSignal(tab.loaded, timeout=10_000):
-        dialog.save_button.click()
-    qtbot.waitUntil(lambda: "Recipe r1" in tab.recipe_label.text(), timeout=10_000)
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: "Recipe r1" in tab.recipe_label.text(), timeout=30_000)
     assert "from 29 features" in tab.recipe_label.text()
     assert "Gate: roc_auc better by at least 0.005" in tab.gate_summary.text()
     assert "Retrains cron 0 3 * * 1 (UTC) and on critical incidents" in tab.gate_summary.text()
 
-    qtbot.waitUntil(tab.train_button.isEnabled, timeout=5000)
+    qtbot.waitUntil(tab.train_button.isEnabled, timeout=20_000)
     progress: list[str] = []
     with qtbot.waitSignal(tab.training_finished, timeout=120_000) as finished:
         tab.train_now()
@@ -104,11 +103,11 @@ def test_a_recipe_written_in_the_form_trains_a_version(qtbot, open_window, works
     run = finished.args[0]
     assert run.version_number == 1
     assert any("training rows" in text for text in progress)
-    qtbot.waitUntil(lambda: tab.runs_model.rowCount() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.runs_model.rowCount() == 1, timeout=20_000)
     assert "v1 registered" in tab.run_title.text()
     assert "No champion to compare with" in tab.test_label.text()
     assert "training started" in tab.log_view.toPlainText()
-    qtbot.waitUntil(lambda: not tab.progress.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not tab.progress.isVisible(), timeout=20_000)
     window.grab().save(str(path.with_name("training-first.png")))
 
     assert tab.reproduce_button.isVisible()
@@ -124,7 +123,7 @@ def test_the_evidence_of_a_challenger_that_passed_the_gate(qtbot, open_window, w
     _, passed = _a_challenger_that_passed(workspace, cancer_csv)
 
     window, detail, tab = _training_tab(qtbot, open_window, workspace)
-    qtbot.waitUntil(lambda: tab.runs_model.rowCount() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.runs_model.rowCount() == 2, timeout=20_000)
     assert tab.selected_run().id == passed.id  # the newest run is shown
     assert "gate passed, promotion request" in tab.run_title.text()
     assert tab.differences_table.rowCount() == len(passed.comparison.differences)
@@ -136,12 +135,12 @@ def test_the_evidence_of_a_challenger_that_passed_the_gate(qtbot, open_window, w
     assert tab.chart.comparison == passed.comparison
     assert tab.request_button.isVisible()
     axis = tab.chart.plotItem.getAxis("left")  # wide enough for every metric's name
-    qtbot.waitUntil(lambda: axis.width() == axis.fixedWidth > 60, timeout=5000)
+    qtbot.waitUntil(lambda: axis.width() == axis.fixedWidth > 60, timeout=20_000)
     window.grab().save(str(path.with_name("training-evidence.png")))
 
     tab.request_button.click()
     assert detail.tabs.currentWidget() is detail.requests_table
-    qtbot.waitUntil(lambda: detail.requests_table.selectionModel().hasSelection(), timeout=5000)
+    qtbot.waitUntil(lambda: detail.requests_table.selectionModel().hasSelection(), timeout=20_000)
 
 
 def test_the_approver_sees_the_evidence_in_the_approval_dialog(qtbot, open_window, workspace,
@@ -151,14 +150,14 @@ def test_the_approver_sees_the_evidence_in_the_approval_dialog(qtbot, open_windo
 
     window = open_window(bob)
     detail = window.pages["Models"].detail
-    with qtbot.waitSignal(detail.loaded, timeout=5000):
+    with qtbot.waitSignal(detail.loaded, timeout=20_000):
         window.show_model("churn")
     detail.tabs.setCurrentWidget(detail.versions_splitter)
-    qtbot.waitUntil(lambda: detail.versions_model.row_of_key(2) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: detail.versions_model.row_of_key(2) is not None, timeout=20_000)
     detail.select_version(2)
-    qtbot.waitUntil(detail.approve_button.isEnabled, timeout=5000)
+    qtbot.waitUntil(detail.approve_button.isEnabled, timeout=20_000)
     dialog = detail.decide_request(approve=True)
-    qtbot.waitUntil(dialog.evidence_view.isVisible, timeout=5000)
+    qtbot.waitUntil(dialog.evidence_view.isVisible, timeout=20_000)
     evidence = dialog.evidence_view.toPlainText()
     assert "v2 against champion v1" in evidence and "roc_auc" in evidence
     assert "Gate passed" in evidence and "McNemar exact" in evidence

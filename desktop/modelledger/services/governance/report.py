@@ -40,6 +40,7 @@ from modelledger.core.domain import (
     StageChange,
 )
 from modelledger.core.errors import InvalidInputError
+from modelledger.core.identity import MODEL_SCOPED_ENTITIES
 from modelledger.core.monitoring import (
     Alert,
     AlertStatus,
@@ -69,7 +70,7 @@ ReportProgress = Callable[[int, int, str], None]
 # helps nobody on paper, and the full log travels in the evidence pack's audit export.
 TIMELINE_LIMIT = 1_000
 # Entities that belong to a model: their ids start with the model's name ("model/v3", ...).
-MODEL_ENTITIES = ("model", "version", "promotion_request", "monitor")
+MODEL_ENTITIES = ("model", *MODEL_SCOPED_ENTITIES)
 SEVERITY_ORDER = {"critical": 0, "warn": 1, "info": 2}
 
 
