@@ -81,7 +81,7 @@ def test_an_unreachable_server_is_noted_on_the_alert_not_fatal(workspace, tmp_pa
     alert = next(a for a in stored.new_alerts if a.severity.value == "critical")
     note = workspace.monitoring.alert_details(alert.id)[1][-1]
     assert note.kind == "email" and note.text.startswith("email not sent:")
-    assert "Settings > Alert email" in note.text
+    assert "Settings > Incidents and email" in note.text
     assert workspace.audit.list_events(EventFilter(action_prefix="alert.email_failed"))
 
 

@@ -1,4 +1,5 @@
-"""Settings > Alert email: a test email through a real SMTP server, saving with a reason."""
+"""Settings > Incidents and email: a test email through a real SMTP server, saving with a
+reason, incidents' resolve-after and daily digest."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def test_send_test_email_reaches_the_server(qtbot, session, smtp_server):  # noq
 def test_saving_asks_why_and_is_audited(qtbot, session, workspace):
     box = open_box(qtbot, session)
     fill(box, 2525)
+    box.resolve_spin.setValue(5)
+    box.digest_check.setChecked(True)
+    box.digest_hour_spin.setValue(8)
     box.save_button.click()
     qtbot.waitUntil(lambda: box.reason_dialog is not None)
     box.reason_dialog.reason_edit.setPlainText("alerts to the risk team")
@@ -50,6 +54,9 @@ def test_saving_asks_why_and_is_audited(qtbot, session, workspace):
     qtbot.waitUntil(lambda: box.status_label.text() == "Saved.", timeout=10_000)
     settings = workspace.monitoring.email_settings()
     assert settings.enabled and settings.port == 2525
+    incidents = workspace.monitoring.incident_settings()
+    assert (incidents.resolve_after_runs, incidents.daily_digest,
+            incidents.digest_hour_utc) == (5, True, 8)
     assert settings.recipients == ("risk@example.org", "owner@example.org")
     event = workspace.audit.list_events(EventFilter(action_prefix="settings.changed"))[0]
     assert event.reason == "alerts to the risk team"

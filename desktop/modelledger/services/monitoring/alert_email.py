@@ -137,4 +137,4 @@ def send(settings: EmailSettings, message: EmailMessage, password: str | None) -
         raise InvalidInputError(
             f"The alert email could not be sent through {settings.host}:{settings.port} "
             f"({type(exc).__name__}: {exc}). Check the server, port, security and login in "
-            "Settings > Alert email.") from exc
+            "Settings > Incidents and email.") from exc

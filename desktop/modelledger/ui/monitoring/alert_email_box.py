@@ -1,4 +1,5 @@
-"""Settings > Alert email: the SMTP server that alert emails go through (optional)."""
+"""Settings > Incidents and email: when incidents resolve themselves, the daily digest, and
+the SMTP server that incident emails go through (optional)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from modelledger.core.errors import InvalidInputError
+from modelledger.core.incidents import DEFAULT_RESOLVE_AFTER_RUNS, IncidentSettings
 from modelledger.services.monitoring.alert_email import EmailSettings
 from modelledger.ui.base.errors import show_error
 from modelledger.ui.base.session import WorkspaceSession
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SECURITY_LABELS = (("starttls", "STARTTLS (port 587)"), ("ssl", "SSL/TLS (port 465)"),
                    ("none", "None (internal relay only)"))
-SEVERITY_LABELS = (("critical", "Critical alerts only"), ("warn", "Warnings and critical"))
+SEVERITY_LABELS = (("critical", "Critical incidents only"), ("warn", "Warnings and critical"))
 
 
 ADMIN_ONLY_TEXT = "Only an admin can change these settings."
@@ -38,13 +40,23 @@ ADMIN_ONLY_TEXT = "Only an admin can change these settings."
 
 class AlertEmailBox(QGroupBox):
     def __init__(self, session: WorkspaceSession, parent: QWidget | None = None) -> None:
-        super().__init__("Alert email", parent)
+        super().__init__("Incidents and email", parent)
         self.setObjectName("alertEmailBox")
         self._session = session
         self._monitoring = session.workspace.monitoring
         self._editable = False  # until _apply_editable knows the user's role
         self.reason_dialog: ReasonDialog | None = None
-        self.enabled_check = QCheckBox("Email new alerts through this SMTP server")
+        self.resolve_spin = QSpinBox()
+        self.resolve_spin.setRange(1, 100)
+        self.resolve_spin.setValue(DEFAULT_RESOLVE_AFTER_RUNS)
+        self.resolve_spin.setSuffix(" healthy runs in a row")
+        self.resolve_spin.setToolTip("A monitor may say otherwise: modelledger monitor "
+                                     "resolve-after MODEL MONITOR N")
+        self.digest_check = QCheckBox("Email a daily digest of open incidents at")
+        self.digest_hour_spin = QSpinBox()
+        self.digest_hour_spin.setRange(0, 23)
+        self.digest_hour_spin.setSuffix(":00 UTC")
+        self.enabled_check = QCheckBox("Email new incidents through this SMTP server")
         self.host_edit = QLineEdit()
         self.host_edit.setPlaceholderText("smtp.example.org")
         self.port_spin = QSpinBox()
@@ -73,6 +85,12 @@ class AlertEmailBox(QGroupBox):
         self.save_button = QPushButton("Save…")
         self.save_button.clicked.connect(self.save)
         form = QFormLayout()
+        form.addRow("Resolve after:", self.resolve_spin)
+        digest = QHBoxLayout()
+        digest.addWidget(self.digest_check)
+        digest.addWidget(self.digest_hour_spin)
+        digest.addStretch(1)
+        form.addRow("Digest:", digest)
         form.addRow(self.enabled_check)
         server = QHBoxLayout()
         server.addWidget(self.host_edit, 1)
@@ -114,7 +132,8 @@ class AlertEmailBox(QGroupBox):
             self.status_label.clear()
 
     def _inputs(self) -> list[QWidget]:
-        return [self.enabled_check, self.host_edit, self.port_spin, self.security_combo,
+        return [self.resolve_spin, self.digest_check, self.digest_hour_spin,
+                self.enabled_check, self.host_edit, self.port_spin, self.security_combo,
                 self.sender_edit, self.recipients_edit, self.username_edit, self.password_edit,
                 self.severity_combo]
 
@@ -122,13 +141,18 @@ class AlertEmailBox(QGroupBox):
 
     def reload(self) -> None:
         monitoring = self._monitoring
-        self._session.work.read("Loading alert email settings",
-                                lambda control: monitoring.email_settings(),
-                                on_success=self.show_settings, quiet=True, context=self)
+        self._session.work.read("Loading incident and email settings",
+                                lambda control: (monitoring.email_settings(),
+                                                 monitoring.incident_settings()),
+                                on_success=lambda both: self.show_settings(*both), quiet=True,
+                                context=self)
 
-    def show_settings(self, settings: EmailSettings) -> None:
+    def show_settings(self, settings: EmailSettings, incidents: IncidentSettings) -> None:
         if self.reason_dialog is not None:
             return  # the form holds the values being saved
+        self.resolve_spin.setValue(incidents.resolve_after_runs)
+        self.digest_check.setChecked(incidents.daily_digest)
+        self.digest_hour_spin.setValue(incidents.digest_hour_utc)
         self.enabled_check.setChecked(settings.enabled)
         self.host_edit.setText(settings.host)
         self.port_spin.setValue(settings.port)
@@ -147,6 +171,10 @@ class AlertEmailBox(QGroupBox):
             sender=self.sender_edit.text().strip(), recipients=recipients,
             username=self.username_edit.text().strip(),
             min_severity=self.severity_combo.currentData())
+
+    def form_incident_settings(self) -> IncidentSettings:
+        return IncidentSettings(self.resolve_spin.value(), self.digest_check.isChecked(),
+                                self.digest_hour_spin.value())
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -180,19 +208,19 @@ class AlertEmailBox(QGroupBox):
 
     def save(self) -> None:
         try:
-            settings = self.form_settings()
+            settings, incidents = self.form_settings(), self.form_incident_settings()
         except InvalidInputError as error:
             show_error(self, error)
             return
-        dialog = ReasonDialog("Alert email", "Why are the alert email settings changing? "
-                              "The change is recorded in the audit timeline.", self,
+        dialog = ReasonDialog("Incidents and email", "Why are these settings changing? The "
+                              "change is recorded in the audit timeline.", self,
                               action_text="Save")
-        dialog.finished.connect(partial(self._on_reason_given, dialog, settings))
+        dialog.finished.connect(partial(self._on_reason_given, dialog, settings, incidents))
         self.reason_dialog = dialog
         dialog.open()
 
     def _on_reason_given(self, dialog: ReasonDialog, settings: EmailSettings,
-                         result: int) -> None:
+                         incidents: IncidentSettings, result: int) -> None:
         self.reason_dialog = None
         dialog.deleteLater()
         if result != QDialog.DialogCode.Accepted:
@@ -200,10 +228,13 @@ class AlertEmailBox(QGroupBox):
         reason, password = dialog.reason(), self.password_edit.text() or None
         monitoring = self._monitoring
         self.save_button.setEnabled(False)
-        self._session.work.write(
-            "Saving the alert email settings",
-            lambda control: monitoring.set_email_settings(settings, reason, password),
-            on_success=self._on_saved, on_failure=self._on_save_failed, context=self)
+        def save_both(control) -> None:
+            monitoring.set_email_settings(settings, reason, password)
+            monitoring.set_incident_settings(incidents, reason)
+
+        self._session.work.write("Saving the incident and email settings", save_both,
+                                 on_success=self._on_saved, on_failure=self._on_save_failed,
+                                 context=self)
 
     def _on_saved(self, _result: object) -> None:
         self.save_button.setEnabled(True)
