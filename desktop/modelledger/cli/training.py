@@ -9,6 +9,7 @@ from pathlib import Path
 
 from modelledger.cli.arguments import in_workspace
 from modelledger.cli.output import metrics_text, print_step, print_table
+from modelledger.core.challenger import Comparison
 from modelledger.core.errors import InvalidInputError
 from modelledger.core.monitoring import RunStatus
 from modelledger.core.recipes import parse_recipe
@@ -159,13 +160,13 @@ def _training_show(ws, args) -> int:
         print(f"\nChallenger v{run.version_number} vs champion v{run.champion_version_number} "
               f"on the same {comparison.rows:,} holdout rows "
               f"({comparison.confidence:.0%} intervals, {comparison.resamples:,} resamples):")
-        print_table(("METRIC", "CHAMPION", "CHALLENGER", "IMPROVEMENT", "INTERVAL"),
-                    [(d.metric, f"{d.champion:.4f}", f"{d.challenger:.4f}",
-                      f"{d.improvement:+.4f}",
-                      "{:+.4f} to {:+.4f}".format(*d.improvement_interval))
-                     for d in comparison.differences])
+        _print_differences(comparison)
         print(f"  {comparison.test.name}: p = {comparison.test.p_value:.3g}"
               + (f" ({comparison.test.note})" if comparison.test.note else ""))
+    if run.monitor_comparison is not None:
+        recent = run.monitor_comparison
+        print(f"\nOn the monitor's {recent.rows:,} recent labelled rows:")
+        _print_differences(recent)
     if run.gate is not None:
         print(f"\nGate: {'passed' if run.gate.passed else 'FAILED'}")
         for check in run.gate.checks:
@@ -173,6 +174,13 @@ def _training_show(ws, args) -> int:
     if args.log:
         print("\n" + run.log)
     return 0
+
+
+def _print_differences(comparison: Comparison) -> None:
+    print_table(("METRIC", "CHAMPION", "CHALLENGER", "IMPROVEMENT", "INTERVAL"),
+                [(d.metric, f"{d.champion:.4f}", f"{d.challenger:.4f}", f"{d.improvement:+.4f}",
+                  "{:+.4f} to {:+.4f}".format(*d.improvement_interval))
+                 for d in comparison.differences])
 
 
 def _gate_text(run: TrainingRun) -> str:

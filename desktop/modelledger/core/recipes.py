@@ -133,6 +133,8 @@ class Recipe:
     code_filename: str = ""
     parameters: Mapping[str, Any] = field(default_factory=dict)  # passed to train(frame, params)
     slice_column: str = ""  # compare champion and challenger per value of this column too
+    # Also compare them on the recent labelled rows of this monitor of the model ("" none).
+    evaluate_on_monitor: str = ""
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB
 
@@ -186,6 +188,7 @@ class Recipe:
                               "one_hot": self.preprocessing.one_hot},
             "code_sha256": self.code_sha256, "code_filename": self.code_filename,
             "parameters": dict(self.parameters), "slice_column": self.slice_column,
+            "evaluate_on_monitor": self.evaluate_on_monitor,
             "time_limit_s": self.time_limit_s,
             "memory_limit_mb": self.memory_limit_mb,
         }
@@ -222,6 +225,7 @@ class Recipe:
                 code_filename=str(data.get("code_filename", "")),
                 parameters=dict(data.get("parameters", {})),
                 slice_column=str(data.get("slice_column", "")),
+                evaluate_on_monitor=str(data.get("evaluate_on_monitor", "")),
                 time_limit_s=float(data.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
                 memory_limit_mb=int(data.get("memory_limit_mb", DEFAULT_MEMORY_LIMIT_MB)),
             )
@@ -343,7 +347,7 @@ def _policy(table: Mapping[str, Any]) -> RetrainPolicy:
 _RECIPE_KEYS = frozenset({
     "kind", "source", "target", "features", "task", "split", "seed", "estimator",
     "hyperparameters", "class_weight", "preprocessing", "code_sha256", "code_filename",
-    "parameters", "slice_column", "time_limit_s", "memory_limit_mb"})
+    "parameters", "slice_column", "evaluate_on_monitor", "time_limit_s", "memory_limit_mb"})
 _SPLIT_KEYS = frozenset({"kind", "holdout_share", "time_column", "cutoff", "holdout_path"})
 _PREPROCESSING_KEYS = frozenset({"numeric_impute", "scale", "categorical_impute", "one_hot"})
 

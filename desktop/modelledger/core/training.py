@@ -52,6 +52,7 @@ class TrainingRun:
     gate: GateVerdict | None
     request_id: int | None  # the promotion request a passed gate opened
     data_reference: dict[str, Any]
+    monitor_comparison: Comparison | None = None  # on the monitor's recent labelled rows
 
     @property
     def outcome_text(self) -> str:
@@ -79,6 +80,13 @@ class TrainingRun:
                              f"{difference.challenger:.4f} ({difference.improvement:+.4f}; "
                              f"{low:+.4f} to {high:+.4f})")
             lines.append(f"  {comparison.test.name}: p = {comparison.test.p_value:.3g}")
+        if self.monitor_comparison is not None:
+            recent = self.monitor_comparison
+            lines.append(f"On the monitor's {recent.rows:,} recent labelled rows:")
+            for difference in recent.differences:
+                low, high = difference.improvement_interval
+                lines.append(f"  {difference.metric}: {difference.improvement:+.4f} "
+                             f"({low:+.4f} to {high:+.4f})")
         if self.gate is not None:
             lines.append("Gate " + ("passed:" if self.gate.passed else "failed:"))
             lines.extend(f"  {'✓' if check.passed else '✗'} {check.name}"

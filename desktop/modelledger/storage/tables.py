@@ -495,6 +495,7 @@ training_runs = Table(
     Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
     Column("champion_version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
     Column("comparison_json", Text, nullable=True),  # core.challenger.Comparison.to_dict()
+    Column("monitor_comparison_json", Text, nullable=True),  # on the monitor's recent rows
     Column("gate_json", Text, nullable=True),  # core.promotion_gate.GateVerdict.to_dict()
     Column("request_id", Integer, ForeignKey("promotion_requests.id"), nullable=True),
     Column("data_reference_json", Text, nullable=False),

@@ -61,7 +61,8 @@ def insert_recipe(conn: Connection, model_id: int, recipe: Recipe, gate: GateRul
 
 def insert_run(conn: Connection, values: dict[str, Any]) -> int:
     encoded = dict(values)
-    for key in ("comparison_json", "gate_json", "data_reference_json"):
+    for key in ("comparison_json", "monitor_comparison_json", "gate_json",
+                "data_reference_json"):
         if encoded.get(key) is not None and not isinstance(encoded[key], str):
             encoded[key] = json.dumps(encoded[key], sort_keys=True)
     return int(conn.execute(insert(training_runs).values(**encoded)).inserted_primary_key[0])
@@ -133,6 +134,8 @@ def _run_from_row(row: Any) -> TrainingRun:
         champion_version_number=row.champion_version_number,
         comparison=(Comparison.from_dict(json.loads(row.comparison_json))
                     if row.comparison_json else None),
+        monitor_comparison=(Comparison.from_dict(json.loads(row.monitor_comparison_json))
+                            if row.monitor_comparison_json else None),
         gate=GateVerdict.from_dict(json.loads(row.gate_json)) if row.gate_json else None,
         request_id=row.request_id, data_reference=json.loads(row.data_reference_json))
 

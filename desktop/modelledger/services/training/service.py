@@ -36,6 +36,7 @@ from modelledger.services.changes.unit_of_work import Clock, audited_write
 from modelledger.services.registry.service import RegistryService
 from modelledger.services.scheduling.schedules import due_slots, validate_schedule
 from modelledger.services.training.worker import TrainingJob, TrainingOutcome, train_in_worker
+from modelledger.storage import monitoring_repo as mrepo
 from modelledger.storage import repositories as repo
 from modelledger.storage import training_repo
 from modelledger.storage.artifacts import ArtifactStore
@@ -69,6 +70,7 @@ class _Plan:
     job_champion: dict[str, Any]  # TrainingJob's champion_* fields
     code_path: str
     expected_features: tuple[str, ...]
+    monitor_spec: dict[str, Any] | None  # the monitor whose recent labelled rows are compared
 
 
 class TrainingService:
@@ -191,7 +193,8 @@ class TrainingService:
         report = progress or (lambda percent, text: None)
         with tempfile.TemporaryDirectory(prefix="modelledger-training-") as scratch:
             job = TrainingJob(recipe.to_dict(), scratch, started_at, plan.code_path,
-                              slice_column=recipe.slice_column, **plan.job_champion)
+                              slice_column=recipe.slice_column, monitor_spec=plan.monitor_spec,
+                              **plan.job_champion)
             outcome = train_in_worker(job, report, cancelled=cancelled or threading.Event(),
                                       time_limit_s=recipe.time_limit_s,
                                       memory_limit_mb=recipe.memory_limit_mb)
@@ -228,8 +231,17 @@ class TrainingService:
                     "champion_path": str(self._artifacts.verified_path(champion.artifact.sha256)),
                     "champion_format": champion.artifact.format.value,
                     "champion_trusted": repo.artifact_trusted(conn, champion.artifact.sha256)}
+        monitor_spec = None
+        if stored.recipe.evaluate_on_monitor:
+            monitor = mrepo.find_monitor(conn, model.id, stored.recipe.evaluate_on_monitor)
+            if monitor is None:
+                raise InvalidInputError(
+                    f"{model_name} has no monitor named {stored.recipe.evaluate_on_monitor!r} "
+                    "to evaluate on; fix the recipe's evaluate_on_monitor.")
+            monitor_spec = monitor.spec.to_dict()
         return _Plan(stored, champion.version_number if champion else None,
-                     champion.id if champion else None, job_champion, code_path, expected)
+                     champion.id if champion else None, job_champion, code_path, expected,
+                     monitor_spec)
 
     def _record(self, plan: _Plan, outcome: TrainingOutcome, trigger: Trigger, cause: str,
                 started_at: datetime, claim_id: int | None) -> TrainingRun:
@@ -266,6 +278,7 @@ class TrainingService:
                 "log": outcome.log, "version_id": version.id if version else None,
                 "champion_version_id": plan.champion_id,
                 "comparison_json": outcome.comparison,
+                "monitor_comparison_json": outcome.monitor_comparison,
                 "gate_json": verdict.to_dict() if verdict else None,
                 "data_reference_json": outcome.data_reference,
             }

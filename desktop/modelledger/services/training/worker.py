@@ -49,6 +49,7 @@ class TrainingJob:
     # Reproducing: the "champion" is the version being reproduced; instead of a comparison the
     # worker reports how far the two models' predictions on the holdout rows are apart.
     reproduce: bool = False
+    monitor_spec: dict[str, Any] | None = None  # MonitorSpec.to_dict(): its recent labelled rows
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TrainingOutcome:
     model_path: str = ""
     comparison: dict[str, Any] | None = None  # core.challenger.Comparison.to_dict()
     agreement: dict[str, float] | None = None  # reproducing: predictions vs the original's
+    monitor_comparison: dict[str, Any] | None = None  # the same, on the monitor's rows
     metrics: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     training_rows: int = 0
@@ -92,6 +94,10 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
         elif job.champion_path:
             progress(85, "Comparing with the champion on the same holdout rows")
             comparison = _compare_with_champion(job, recipe, estimator, holdout)
+        monitor_comparison = None
+        if job.champion_path and job.monitor_spec and not job.reproduce:
+            progress(88, "Comparing them on the monitor's recent labelled rows")
+            monitor_comparison = _compare_on_monitor_rows(job, recipe, estimator)
         progress(90, "Saving the model")
         model_path = output / MODEL_NAME
         _save(estimator, model_path)
@@ -103,7 +109,7 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
         description = describe_estimator(estimator)
         return TrainingOutcome(
             RunStatus.SUCCEEDED, model_path=str(model_path), comparison=comparison,
-            agreement=agreement,
+            agreement=agreement, monitor_comparison=monitor_comparison,
             metrics=metrics, parameters=dict(description.parameters) if description else {},
             training_rows=len(train), holdout_rows=len(holdout),
             missing_share={name: float(train[name].isna().mean()) for name in recipe.features},
@@ -289,6 +295,32 @@ def _agreement(job: TrainingJob, recipe: Recipe, retrained: Any,
         agreement["max_score_difference"] = float(np.max(np.abs(
             original_scores.to_numpy() - scores.to_numpy())))
     return agreement
+
+
+def _compare_on_monitor_rows(job: TrainingJob, recipe: Recipe,
+                             challenger: Any) -> dict[str, Any]:
+    """Champion and challenger on the rows the model's monitor saw in its latest window and
+    that have a label by now: recent production data, beside the holdout."""
+    from modelledger.core.monitoring import MonitorSpec
+    from modelledger.services.data.sources import apply_window, load_current
+
+    spec = MonitorSpec.from_dict(job.monitor_spec)
+    if not spec.label:
+        raise InvalidInputError("The monitor the recipe evaluates on has no label column; "
+                                "choose a monitor whose data gets labels.")
+    rows, _ = load_current(spec.source, job.started_at)
+    rows, _, _ = apply_window(rows, spec, job.started_at)
+    missing = [name for name in (*recipe.features, spec.label) if name not in rows.columns]
+    if missing:
+        raise InvalidInputError(f"The monitor's data has no column {', '.join(missing)}.")
+    labelled = rows[rows[spec.label].notna()].reset_index(drop=True)
+    if len(labelled) < MIN_HOLDOUT_ROWS:
+        raise InvalidInputError(
+            f"The monitor's latest window has {len(labelled)} labelled rows; at least "
+            f"{MIN_HOLDOUT_ROWS} are needed to compare the models on them.")
+    renamed = labelled.rename(columns={spec.label: recipe.target}) \
+        if spec.label != recipe.target else labelled
+    return _compare_with_champion(replace(job, slice_column=""), recipe, challenger, renamed)
 
 
 def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,

@@ -79,6 +79,11 @@ class RecipeDialog(QDialog):
         else:
             self._on_task_changed()
         self._validate()
+        monitoring = session.workspace.monitoring
+        session.work.read(f"Reading the monitors of {model_name}",
+                          lambda control: [m.name for m in monitoring.list_monitors(
+                              model_name=model_name)],
+                          on_success=self._on_monitors_loaded, context=self)
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -194,6 +199,10 @@ class RecipeDialog(QDialog):
         split_row.addWidget(self.split_pages, 1)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
+        self.monitor_combo = QComboBox()
+        self.monitor_combo.addItem("The holdout only", "")
+        self.monitor_combo.setToolTip("Also compare the challenger with the champion on the "
+                                      "labelled rows of this monitor's latest window")
         self.slice_combo = QComboBox()
         self.slice_combo.setToolTip("Also compare the challenger with the champion per value "
                                     "(or quartile) of this column")
@@ -208,6 +217,7 @@ class RecipeDialog(QDialog):
         form.addRow("&Holdout", split_row)
         form.addRow("See&d", self.seed_spin)
         form.addRow("Compare per &slice of", self.slice_combo)
+        form.addRow("Compare &on", self.monitor_combo)
 
         self.gate_box = QGroupBox("Promotion &gate: ask for promotion only when the challenger "
                                   "beats the champion")
@@ -373,6 +383,12 @@ class RecipeDialog(QDialog):
         self.period_spin.setValue(round(policy.period_days))
         self._load_columns()
 
+    def _on_monitors_loaded(self, names: list[str]) -> None:
+        chosen = self._current.recipe.evaluate_on_monitor if self._current else ""
+        for name in names:
+            self.monitor_combo.addItem(f"The holdout and the recent rows of {name}", name)
+        self.monitor_combo.setCurrentIndex(max(self.monitor_combo.findData(chosen), 0))
+
     def _on_schedule_changed(self) -> None:
         self.cron_edit.setVisible(self.schedule_combo.currentData() == CUSTOM_CRON)
         self._validate()
@@ -495,6 +511,7 @@ class RecipeDialog(QDialog):
                                self.cutoff_edit.date().toString("yyyy-MM-dd") if timed else "",
                                self.holdout_edit.text().strip()),
             "slice_column": self.slice_combo.currentData() or "",
+            "evaluate_on_monitor": self.monitor_combo.currentData() or "",
             "time_limit_s": kept.time_limit_s if kept else DEFAULT_TIME_LIMIT_S,
             "memory_limit_mb": kept.memory_limit_mb if kept else DEFAULT_MEMORY_LIMIT_MB,
         }

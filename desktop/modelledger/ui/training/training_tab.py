@@ -437,6 +437,13 @@ class TrainingTab(QWidget):
                         parts.append(f"{part.value} {found[0].improvement:+.3f}")
                 slices = (f"\nPer {comparison.slices[0].column} ({first} gain): "
                           + ", ".join(parts) + ".")
+            recent = run.monitor_comparison
+            if recent is not None:
+                shown = recent.differences[0]
+                low, high = shown.improvement_interval
+                slices += (f"\nOn the monitor's {recent.rows:,} recent labelled rows: "
+                           f"{shown.metric} {shown.improvement:+.4f} ({low:+.4f} to "
+                           f"{high:+.4f}).")
             self.test_label.setText(
                 f"v{run.version_number} against v{run.champion_version_number} on the same "
                 f"{comparison.rows:,} holdout rows. {test.name}: p = {test.p_value:.3g}"

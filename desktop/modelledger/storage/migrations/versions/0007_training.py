@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("champion_version_id", sa.Integer, sa.ForeignKey("model_versions.id"),
                   nullable=True),
         sa.Column("comparison_json", sa.Text, nullable=True),
+        sa.Column("monitor_comparison_json", sa.Text, nullable=True),
         sa.Column("gate_json", sa.Text, nullable=True),
         sa.Column("request_id", sa.Integer, sa.ForeignKey("promotion_requests.id"),
                   nullable=True),
