@@ -1,8 +1,9 @@
 """Running a training recipe in a worker process of its own.
 
 Training runs code that is not ours (scikit-learn's fit, or a code recipe's ``train``) for
-minutes, with memory use we cannot predict, so every run gets a fresh process: a memory limit
-(``RLIMIT_AS``) applies to it alone, a time limit or a cancel kills it without harm to the
+minutes, with memory use we cannot predict, so every run gets a fresh process, forked from a
+fork server that has the data stack imported (a run starts in 0.05 s instead of 3): a memory
+limit (``RLIMIT_AS``) applies to it alone, a time limit or a cancel kills it without harm to the
 window or the scheduler, and a recipe's ``print`` calls and warnings (even a native library's
 writes to file descriptors 1 and 2) land in the run's log file instead of our terminal. The
 worker never touches the workspace database: it writes the fitted model and the holdout rows
@@ -384,12 +385,35 @@ def _worker_main(job: TrainingJob, messages: Any, memory_limit_mb: int) -> None:
     messages.put(("outcome", outcome))
 
 
+# What every training run imports, loaded once into the fork server: a run's process is forked
+# from it ready to read data and fit (a spawned one spent about 2 s importing, skops alone 1.2 s).
+PRELOADED = ("pandas", "pyarrow.parquet", "sklearn.pipeline", "sklearn.compose",
+             "sklearn.linear_model", "sklearn.ensemble", "skops.io",
+             "modelledger.services.training.pipeline", "modelledger.core.performance")
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+def _worker_context() -> Any:
+    """A fork server with the data stack preloaded where the platform has one (a fresh process
+    per run all the same, forked from a process that never ran a recipe); spawn elsewhere."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                _context = multiprocessing.get_context("forkserver")
+                _context.set_forkserver_preload(list(PRELOADED))
+            else:
+                _context = multiprocessing.get_context("spawn")
+        return _context
+
+
 def train_in_worker(job: TrainingJob, progress: ProgressCallback, *,
                     cancelled: threading.Event, time_limit_s: float,
                     memory_limit_mb: int) -> TrainingOutcome:
     """Run one job in a fresh process; stops it on cancel, at the time limit, or if it dies.
     The outcome's log is the run's log file, whatever happened."""
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     messages = context.Queue()
     process = context.Process(target=_worker_main, args=(job, messages, memory_limit_mb),
                               name="modelledger-training", daemon=True)
