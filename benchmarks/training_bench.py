@@ -9,8 +9,8 @@
    same steps a notebook would take.
 3. Managed retrain: the same recipe through ``train_in_worker``: a fresh worker process, the
    data read and hashed, the seeded split, the fit, holdout metrics, the model saved with skops
-   and the holdout rows written for the champion comparison.
-   Goal: managed ≤ plain × 1.10 + 1 s.
+   (The first run also starts the fork server that later runs fork from; the best run is a
+   later one, as a workstation's second retrain is.) Goal: managed ≤ plain × 1.10 + 1 s.
 4. Paired bootstrap: ``compare_on_same_rows`` on ``--rows`` holdout rows × 1,000 resamples
    (two classifiers with scores: accuracy, precision, recall, F1, log loss by the bootstrap,
    ROC AUC by DeLong). Goal: < 2 s.

@@ -6,8 +6,8 @@ fork server that has the data stack imported (a run starts in 0.05 s instead of 
 limit (``RLIMIT_AS``) applies to it alone, a time limit or a cancel kills it without harm to the
 window or the scheduler, and a recipe's ``print`` calls and warnings (even a native library's
 writes to file descriptors 1 and 2) land in the run's log file instead of our terminal. The
-worker never touches the workspace database: it writes the fitted model and the holdout rows
-into the run's scratch folder and returns a `TrainingOutcome`; the caller registers the version
+worker never touches the workspace database: it writes the fitted model into the run's scratch
+folder and returns a `TrainingOutcome`; the caller registers the version
 in one transaction, or nothing at all.
 """
 
