@@ -1,0 +1,169 @@
+"""The versions a server holds, and the hot swap that follows promotions.
+
+A `ServedVersion` is immutable: a request takes the one current for its reference once and
+scores on it to the end, so a swap never changes a request half-way. A watcher thread reads the
+audit head every second (any write by any process moves it); when it moved, each reference that
+follows an alias is resolved again and a new version is loaded, its hash verified by the
+artifact store, warmed with one prediction and only then put in place of the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from modelledger.core.domain import ModelVersion
+from modelledger.core.errors import ModelLedgerError
+from modelledger.services.registry.service import RegistryService
+from modelledger.services.serving import references
+from modelledger.services.serving.payloads import FeatureSchema
+from modelledger.services.serving.references import ModelReference
+from modelledger.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    reference: ModelReference
+    version: ModelVersion
+    estimator: Any
+    schema: FeatureSchema
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def number(self) -> int:
+        return self.version.version_number
+
+    @property
+    def header(self) -> str:
+        """The X-Model-Version header: ``name/3``."""
+        return f"{self.version.model_name}/{self.number}"
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        return self.estimator.predict(frame)
+
+    def describe(self) -> dict[str, Any]:
+        artifact = self.version.artifact
+        return {"model": self.version.model_name, "version": self.number,
+                "stage": self.version.stage.value,
+                "sha256": artifact.sha256 if artifact else None,
+                "loaded_at": self.loaded_at.isoformat(timespec="seconds")}
+
+
+class ServedModels:
+    """The references a server answers for, each with its current version."""
+
+    def __init__(self, database: Database, registry: RegistryService,
+                 head_seq: Callable[[], int], *, poll_seconds: float = POLL_SECONDS) -> None:
+        self._db = database
+        self._registry = registry
+        self._head_seq = head_seq
+        self._poll_seconds = poll_seconds
+        self._current: dict[ModelReference, ServedVersion] = {}
+        self._last_input: dict[ModelReference, pd.DataFrame] = {}
+        self._load_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._seen_head = head_seq()
+        self.on_workspace_changed: list[Callable[[], None]] = []
+
+    # -- the request path -----------------------------------------------------------------------
+
+    def current(self, reference: ModelReference) -> ServedVersion | None:
+        return self._current.get(reference)
+
+    def remember_input(self, reference: ModelReference, frame: pd.DataFrame) -> None:
+        """A frame that scored well: what the next version of this reference is warmed with."""
+        self._last_input[reference] = frame
+
+    def load(self, reference: ModelReference) -> ServedVersion:
+        """The reference's version, loaded now if this server has not held it yet (slow: reads
+        and verifies the artifact; call it off the event loop)."""
+        with self._load_lock:
+            served = self._current.get(reference)
+            if served is None:
+                version = self._db.read(lambda conn: references.resolve(conn, reference))
+                served = self._loaded(reference, version)
+                self._current[reference] = served
+                log.info("serving %s as %s", reference, served.header)
+            return served
+
+    def served(self) -> list[ServedVersion]:
+        return list(self._current.values())
+
+    # -- hot swap -------------------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        self._watcher = threading.Thread(target=self._watch, name="serving-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=10)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._poll_seconds):
+            try:
+                self.check_for_changes()
+            except ModelLedgerError as error:  # a locked or unreachable database: next poll
+                log.warning("could not check the workspace for promotions: %s", error)
+            except Exception:
+                log.exception("checking the workspace for promotions failed")
+
+    def check_for_changes(self) -> None:
+        head = self._head_seq()
+        if head == self._seen_head:
+            return
+        self._seen_head = head
+        for listener in self.on_workspace_changed:
+            listener()
+        for reference in [r for r in self._current if r.follows_promotions]:
+            self._follow(reference)
+
+    def _follow(self, reference: ModelReference) -> None:
+        old = self._current[reference]
+        try:
+            version = self._db.read(lambda conn: references.resolve(conn, reference))
+        except ModelLedgerError as error:
+            log.warning("%s: %s; still serving %s", reference, error, old.header)
+            return
+        if version.id == old.version.id:
+            return
+        try:
+            new = self._loaded(reference, version)
+        except ModelLedgerError as error:
+            log.error("%s moved to v%d but it cannot be served (%s); still serving %s",
+                      reference, version.version_number, error, old.header)
+            return
+        except Exception:
+            log.exception("%s moved to v%d but warming it failed; still serving %s",
+                          reference, version.version_number, old.header)
+            return
+        with self._load_lock:
+            self._current[reference] = new
+        log.info("%s now served by %s (was %s)", reference, new.header, old.header)
+
+    def _loaded(self, reference: ModelReference, version: ModelVersion) -> ServedVersion:
+        """The version loaded (hash verified, trust checked) and warmed with one prediction."""
+        estimator = self._registry.load_model(version.model_name, version.version_number)
+        feature_names = [str(name) for name in getattr(estimator, "feature_names_in_", ())]
+        schema = FeatureSchema.from_version(version.feature_schema, feature_names)
+        served = ServedVersion(reference, version, estimator, schema)
+        served.predict(self._warm_frame(reference, schema))
+        return served
+
+    def _warm_frame(self, reference: ModelReference, schema: FeatureSchema) -> pd.DataFrame:
+        recent = self._last_input.get(reference)
+        if recent is not None and set(schema.names) <= set(recent.columns):
+            return recent.iloc[:1][list(schema.names)]
+        return schema.example_row()
