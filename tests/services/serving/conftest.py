@@ -41,7 +41,8 @@ def add_version(ws: Workspace, estimator, folder: Path, name: str) -> int:
 
 
 def promote(ws: Workspace, number: int) -> None:
-    ws.registry.move_to_stage(MODEL, number, Stage.STAGING, "candidate")
+    if ws.registry.get_version(MODEL, number).stage is not Stage.STAGING:
+        ws.registry.move_to_stage(MODEL, number, Stage.STAGING, "candidate")
     request = ws.registry.request_promotion(MODEL, number, "better")
     ws.registry.approve_promotion(request.id, "checked")
 

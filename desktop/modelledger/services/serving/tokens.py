@@ -70,7 +70,8 @@ class ServingTokens:
                 raise InvalidInputError(f"The token '{name}' was revoked already.")
             serving_repo.revoke_token(conn, name, self._actor.user, now)
             audit.append(TOKEN_REVOKED, "serving_token", name,
-                         before={"active": True}, after={"active": False}, reason=reason)
+                         before={"name": name, "active": True},
+                         after={"name": name, "active": False}, reason=reason)
 
         audited_write(self._db, self._actor, self._bus, unit,
                       lambda _: ChangeEvent("serving_token", name, "revoked"), clock=self._clock)
