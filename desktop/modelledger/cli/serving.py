@@ -1,4 +1,5 @@
-"""Serving commands: serve (the scoring server), token add/revoke/list (its bearer tokens)."""
+"""Serving commands: serve (the scoring server), token add/revoke/list (its bearer tokens),
+score (a file, in batch)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--certfile", type=Path, help="TLS certificate (PEM), with --keyfile")
     serve.add_argument("--keyfile", type=Path, help="TLS private key (PEM)")
     serve.set_defaults(handler=_serve)
+
+    score = commands.add_parser(
+        "score", help="score a CSV or Parquet file into a CSV or Parquet file, in chunks")
+    score.add_argument("model", help="NAME (its production version), NAME@staging or "
+                       "NAME/NUMBER")
+    score.add_argument("--input", type=Path, required=True, metavar="FILE")
+    score.add_argument("--output", type=Path, required=True, metavar="FILE",
+                       help="written whole or not at all (replaces an existing file)")
+    score.add_argument("--key", metavar="COLUMN", help="an input column copied to the output "
+                       "to join predictions back to their rows")
+    score.add_argument("--chunk-rows", type=int, default=262_144, metavar="N")
+    score.set_defaults(handler=_score)
 
     token = commands.add_parser("token", help="bearer tokens of scoring servers").add_subparsers(
         dest="action", metavar="ACTION", required=True)
@@ -56,6 +69,18 @@ def _serve(ws, args) -> int:
                             certfile=args.certfile, keyfile=args.keyfile)
     serve(ws.database, ws.registry, _tokens(ws), ws.audit.head_seq, args.models, options,
           announce=functools.partial(print, flush=True))
+    return 0
+
+
+@in_workspace
+def _score(ws, args) -> int:
+    from modelledger.services.serving.batch import score_file
+
+    result = score_file(ws.database, ws.registry, ws.actor, ws.changes, args.model, args.input,
+                        args.output, key_column=args.key, chunk_rows=args.chunk_rows,
+                        clock=ws.clock)
+    print(f"Scored {result.rows} rows with {result.version.model_name} "
+          f"v{result.version.version_number} into {result.output} in {result.seconds:.1f} s.")
     return 0
 
 

@@ -12,7 +12,7 @@ from modelledger.core.errors import InvalidInputError
 from modelledger.services.registry.service import RegistryService
 from modelledger.services.serving.app import DEFAULT_MAX_BODY_BYTES, build_app
 from modelledger.services.serving.references import ModelReference
-from modelledger.services.serving.served import ServedModels
+from modelledger.services.serving.served import ServedModels, hand_matrices_quietly
 from modelledger.services.serving.tokens import ServingTokens
 from modelledger.storage.database import Database
 
@@ -65,6 +65,7 @@ def serve(database: Database, registry: RegistryService, tokens: ServingTokens,
                 "bearer token, and this workspace has none. An admin makes one with "
                 "`modelledger token add NAME --reason ...`.")
         token_hashes = cache
+    hand_matrices_quietly()
     models = ServedModels(database, registry, head_seq)
     if token_hashes is not None:
         models.on_workspace_changed.append(token_hashes.refresh)
