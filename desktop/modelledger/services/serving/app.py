@@ -155,12 +155,12 @@ def build_app(models: ServedModels, *, single: ModelReference | None,
             version = str(served.number)
             headers["X-Model-Version"] = served.header
             body = await read_body(request)
-            frame = parse_body(body, request.headers.get("content-type", ""), served.schema)
+            rows = parse_body(body, request.headers.get("content-type", ""), served.schema)
             try:
-                predictions = served.predict(frame)
+                predictions = served.predict(rows)
             except (ValueError, TypeError) as error:  # scikit-learn's word on the values
                 raise _Refused(400, f"The model could not score this input: {error}") from None
-            models.remember_input(reference, frame)
+            models.remember_input(reference, rows)
             response = Response(predictions_json(predictions), 200, headers, _JSON)
         except PayloadError as error:
             response = _error(error.status, str(error), headers, error.column)

@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from modelledger.core.domain import Actor, ModelVersion
@@ -30,7 +29,7 @@ from modelledger.services.changes.events import ChangeBus, ChangeEvent
 from modelledger.services.changes.unit_of_work import Clock, audited_write
 from modelledger.services.registry.service import RegistryService
 from modelledger.services.serving import references
-from modelledger.services.serving.payloads import FeatureSchema
+from modelledger.services.serving.payloads import FeatureSchema, Rows
 from modelledger.services.serving.references import ModelReference
 from modelledger.services.serving.served import (
     ServedVersion,
@@ -209,15 +208,15 @@ def _scored(batch: pa.RecordBatch, served: ServedVersion, key_column: str | None
         matrix = np.empty((batch.num_rows, len(names)), dtype=np.float64, order="F")
         for index, name in enumerate(names):
             matrix[:, index] = batch.column(name).to_numpy(zero_copy_only=False)
-        frame = pd.DataFrame(matrix, columns=names, copy=False)
+        rows = Rows(names, matrix=matrix)
     else:
-        frame = batch.select(names).to_pandas()
+        rows = Rows(names, frame=batch.select(names).to_pandas())
     estimator = served.estimator
     try:
-        predictions = served.predict(frame)
+        predictions = served.predict(rows)
         probabilities = None
         if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
-            probabilities = served.predict(frame, method="predict_proba")
+            probabilities = served.predict(rows, method="predict_proba")
     except (ValueError, TypeError) as error:
         raise InvalidInputError(f"The model could not score the input: {error}") from None
     columns: dict[str, pa.Array] = {}

@@ -9,8 +9,8 @@ from pandas or numpy.
 
 Where the time goes (benchmarks/serving_bench.py): for a one-row request the DataFrame and the
 estimator's own input checks cost more than the JSON. So an all-numeric schema (the common
-case) is converted with one ``numpy.asarray`` and wrapped in a DataFrame without copying; the
-column-by-column checks run only to explain a body that this fails on.
+case) is converted with one ``numpy.asarray`` and handed on as that matrix (`Rows`), with no
+DataFrame at all; the column-by-column checks run only to explain a body that this fails on.
 """
 
 from __future__ import annotations
@@ -76,13 +76,38 @@ class FeatureSchema:
                              for name, numeric in zip(self.names, self.numeric, strict=True)})
 
 
+class Rows:
+    """Rows to score: a float matrix in the schema's column order when every feature is numeric
+    (most requests), else a typed frame; either is made from the other only when asked for."""
+
+    __slots__ = ("_frame", "_matrix", "names")
+
+    def __init__(self, names: Sequence[str], *, matrix: np.ndarray | None = None,
+                 frame: pd.DataFrame | None = None) -> None:
+        self.names = list(names)
+        self._matrix = matrix
+        self._frame = frame
+
+    @property
+    def matrix(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = self.frame.to_numpy(dtype=np.float64)
+        return self._matrix
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = pd.DataFrame(self._matrix, columns=self.names, copy=False)
+        return self._frame
+
+
 def _is_numeric_dtype(dtype: str) -> bool:
     # An unrecorded dtype ("" from feature_names_in_) is numeric: what scikit-learn fits on.
     return dtype == "" or dtype.startswith(("int", "uint", "float", "Int", "UInt", "Float"))
 
 
-def parse_body(body: bytes, content_type: str, schema: FeatureSchema) -> pd.DataFrame:
-    """The frame ``body`` describes, with the schema's columns in its order."""
+def parse_body(body: bytes, content_type: str, schema: FeatureSchema) -> Rows:
+    """The rows ``body`` describes, with the schema's columns in its order."""
     mime_type, _, parameters = content_type.partition(";")
     mime_type = mime_type.strip().lower()
     charset = "utf-8"
@@ -103,7 +128,7 @@ def parse_body(body: bytes, content_type: str, schema: FeatureSchema) -> pd.Data
 
 # -- JSON ---------------------------------------------------------------------------------------
 
-def _frame_from_json(body: bytes, schema: FeatureSchema) -> pd.DataFrame:
+def _frame_from_json(body: bytes, schema: FeatureSchema) -> Rows:
     try:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -133,7 +158,7 @@ def _frame_from_json(body: bytes, schema: FeatureSchema) -> pd.DataFrame:
                        f"object of columns; it is a {type(data).__name__}.")
 
 
-def _frame_from_split(data: Any, schema: FeatureSchema) -> pd.DataFrame:
+def _frame_from_split(data: Any, schema: FeatureSchema) -> Rows:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise PayloadError("'dataframe_split' must be an object with 'columns' (a list of "
                            "names) and 'data' (a list of rows).")
@@ -158,7 +183,7 @@ def _frame_from_split(data: Any, schema: FeatureSchema) -> pd.DataFrame:
     return _frame_from_rows(reordered, schema, "dataframe_split")
 
 
-def _frame_from_records(records: Any, schema: FeatureSchema, where: str) -> pd.DataFrame:
+def _frame_from_records(records: Any, schema: FeatureSchema, where: str) -> Rows:
     if not isinstance(records, list):
         raise PayloadError(f"'{where}' must be a list of records ({{column: value}}).")
     names = schema.names
@@ -176,7 +201,7 @@ def _frame_from_records(records: Any, schema: FeatureSchema, where: str) -> pd.D
     return _frame_from_rows(rows, schema, where)
 
 
-def _frame_from_columns(columns: dict, schema: FeatureSchema, where: str) -> pd.DataFrame:
+def _frame_from_columns(columns: dict, schema: FeatureSchema, where: str) -> Rows:
     _require_columns(columns, schema)
     values = [columns[name] if isinstance(columns[name], list) else [columns[name]]
               for name in schema.names]
@@ -186,21 +211,22 @@ def _frame_from_columns(columns: dict, schema: FeatureSchema, where: str) -> pd.
     return _frame_from_rows([list(row) for row in zip(*values, strict=True)], schema, where)
 
 
-def _frame_from_rows(rows: Any, schema: FeatureSchema, where: str) -> pd.DataFrame:
+def _frame_from_rows(rows: Any, schema: FeatureSchema, where: str) -> Rows:
     if not isinstance(rows, list) or not rows:
         raise PayloadError(f"'{where}' holds no rows to score.")
     if not schema.names:  # a version without a recorded schema: scored as sent
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        return Rows(list(frame.columns), frame=frame)
     if schema.all_numeric:
         try:
             matrix = np.asarray(rows, dtype=np.float64)
         except (TypeError, ValueError):
             matrix = None
         if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(schema.names):
-            return pd.DataFrame(matrix, columns=list(schema.names), copy=False)
+            return Rows(schema.names, matrix=matrix)
     _check_row_widths(rows, schema, where)
     frame = pd.DataFrame(rows, columns=list(schema.names))
-    return _typed(frame, schema)
+    return Rows(schema.names, frame=_typed(frame, schema))
 
 
 def _check_row_widths(rows: list, schema: FeatureSchema, where: str) -> None:
@@ -224,7 +250,7 @@ def _require_columns(given: Mapping[str, Any], schema: FeatureSchema) -> None:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-def _frame_from_csv(body: bytes, schema: FeatureSchema) -> pd.DataFrame:
+def _frame_from_csv(body: bytes, schema: FeatureSchema) -> Rows:
     if not body.strip():
         raise PayloadError("The CSV body is empty: send a header row and at least one row.")
     try:
@@ -234,9 +260,9 @@ def _frame_from_csv(body: bytes, schema: FeatureSchema) -> pd.DataFrame:
     if frame.empty:
         raise PayloadError("The CSV body has a header but no rows to score.")
     if not schema.names:
-        return frame
+        return Rows(list(frame.columns), frame=frame)
     _require_columns(frame.columns, schema)
-    return _typed(frame[list(schema.names)], schema)
+    return Rows(schema.names, frame=_typed(frame[list(schema.names)], schema))
 
 
 # -- types --------------------------------------------------------------------------------------

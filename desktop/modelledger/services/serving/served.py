@@ -24,7 +24,7 @@ from modelledger.core.domain import ModelVersion
 from modelledger.core.errors import ModelLedgerError
 from modelledger.services.registry.service import RegistryService
 from modelledger.services.serving import references
-from modelledger.services.serving.payloads import FeatureSchema
+from modelledger.services.serving.payloads import FeatureSchema, Rows
 from modelledger.services.serving.references import ModelReference
 from modelledger.storage.database import Database
 
@@ -54,11 +54,9 @@ class ServedVersion:
         """The X-Model-Version header: ``name/3``."""
         return f"{self.version.model_name}/{self.number}"
 
-    def predict(self, frame: pd.DataFrame, method: str = "predict") -> Any:
+    def predict(self, rows: Rows, method: str = "predict") -> Any:
         scorer = getattr(self.estimator, method)
-        if self.takes_matrix:
-            return scorer(frame.to_numpy(dtype=np.float64, copy=False))
-        return scorer(frame)
+        return scorer(rows.matrix if self.takes_matrix else rows.frame)
 
     def describe(self) -> dict[str, Any]:
         artifact = self.version.artifact
@@ -78,7 +76,7 @@ class ServedModels:
         self._head_seq = head_seq
         self._poll_seconds = poll_seconds
         self._current: dict[ModelReference, ServedVersion] = {}
-        self._last_input: dict[ModelReference, pd.DataFrame] = {}
+        self._last_input: dict[ModelReference, Rows] = {}
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -90,9 +88,9 @@ class ServedModels:
     def current(self, reference: ModelReference) -> ServedVersion | None:
         return self._current.get(reference)
 
-    def remember_input(self, reference: ModelReference, frame: pd.DataFrame) -> None:
-        """A frame that scored well: what the next version of this reference is warmed with."""
-        self._last_input[reference] = frame
+    def remember_input(self, reference: ModelReference, rows: Rows) -> None:
+        """Rows that scored well: what the next version of this reference is warmed with."""
+        self._last_input[reference] = rows
 
     def load(self, reference: ModelReference) -> ServedVersion:
         """The reference's version, loaded now if this server has not held it yet (slow: reads
@@ -168,8 +166,8 @@ class ServedModels:
 
     def _warm_frame(self, reference: ModelReference, schema: FeatureSchema) -> pd.DataFrame:
         recent = self._last_input.get(reference)
-        if recent is not None and set(schema.names) <= set(recent.columns):
-            return recent.iloc[:1][list(schema.names)]
+        if recent is not None and set(schema.names) <= set(recent.names):
+            return recent.frame.iloc[:1][list(schema.names)]
         return schema.example_row()
 
 
