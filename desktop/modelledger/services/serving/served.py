@@ -134,7 +134,9 @@ class ServedModels:
         self._seen_head = head
         for listener in self.on_workspace_changed:
             listener()
-        for reference in [r for r in self._current if r.follows_promotions]:
+        with self._load_lock:  # a request may be adding a reference meanwhile
+            following = [r for r in self._current if r.follows_promotions]
+        for reference in following:
             self._follow(reference)
 
     def _follow(self, reference: ModelReference) -> None:
