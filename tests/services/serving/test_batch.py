@@ -74,11 +74,16 @@ def test_a_bad_input_file_is_named_and_leaves_no_output(serving_workspace, tmp_p
     broken = frame.astype({"mean_area": object})
     broken.loc[500, "mean_area"] = "lots"
     broken.to_csv(unparseable, index=False)
+    with_nan = tmp_path / "nan.parquet"
+    holes = frame.copy()
+    holes.loc[300, "mean_area"] = np.nan
+    holes.to_parquet(with_nan)
     not_parquet = tmp_path / "fake.parquet"
     not_parquet.write_text("patient,mean_radius\n")
     cases = [(missing, "has no column 'mean_radius'"),
              (text, "'mean_area' of text.parquet holds .*string, but the model needs numbers"),
              (unparseable, "cannot be read"),
+             (with_nan, "could not score the input: Input X contains NaN"),
              (not_parquet, "cannot be read as PARQUET"),
              (tmp_path / "absent.csv", "There is no input file")]
     target = tmp_path / "scored.parquet"

@@ -223,12 +223,11 @@ def _scored(batch: pa.RecordBatch, served: ServedVersion, key_column: str | None
     if probabilities is not None:
         for index, label in enumerate(estimator.classes_):
             columns[f"probability_{label}"] = pa.array(probabilities[:, index])
-    rows = batch.num_rows
-    label = served.header
+    count = batch.num_rows
     columns["model_version"] = pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(rows, dtype=np.int32)), pa.array([label]))
+        pa.array(np.zeros(count, dtype=np.int32)), pa.array([served.header]))
     moment = np.datetime64(scored_at.replace(tzinfo=None), "us")
-    columns["scored_at"] = pa.array(np.full(rows, moment), type=pa.timestamp("us", tz="UTC"))
+    columns["scored_at"] = pa.array(np.full(count, moment), type=pa.timestamp("us", tz="UTC"))
     return pa.table(columns)
 
 
@@ -236,18 +235,23 @@ def _predictions_and_probabilities(served: ServedVersion, rows: Rows):
     """``predict`` and, for a classifier, ``predict_proba``. A pipeline's transforms run once
     for both (as each would run them: the final step is given what they produce), which is
     half the time of a scaled linear model's two calls."""
+    import sklearn
     from sklearn.pipeline import Pipeline
 
     estimator = served.estimator
     features = rows.matrix if served.takes_matrix else rows.frame
-    final = estimator
-    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-        features = estimator[:-1].transform(features)
-        final = estimator.steps[-1][1]
-    predictions = final.predict(features)
-    probabilities = None
-    if hasattr(final, "predict_proba") and hasattr(final, "classes_"):
-        probabilities = final.predict_proba(features)
+    # A matrix checked finite once here need not be checked again by every step (each check
+    # is a pass over the chunk); one with NaN or inf is left to the estimator to judge.
+    finite = served.takes_matrix and bool(np.isfinite(features).all())
+    with sklearn.config_context(assume_finite=finite):
+        final = estimator
+        if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+            features = estimator[:-1].transform(features)
+            final = estimator.steps[-1][1]
+        predictions = final.predict(features)
+        probabilities = None
+        if hasattr(final, "predict_proba") and hasattr(final, "classes_"):
+            probabilities = final.predict_proba(features)
     return predictions, probabilities
 
 
