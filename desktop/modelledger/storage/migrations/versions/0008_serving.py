@@ -11,7 +11,7 @@ from alembic import op
 from modelledger.storage.tables import UtcDateTime
 
 revision = "0008_serving"
-down_revision = "0006_training"
+down_revision = "0006_training"  # "0007_training" once main renames its training migration
 branch_labels = None
 depends_on = None
 
