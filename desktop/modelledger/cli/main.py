@@ -19,6 +19,7 @@ from modelledger.cli import (
     monitoring,
     postgres,
     promotion,
+    serving,
     training,
     users,
     workspace,
@@ -27,8 +28,8 @@ from modelledger.cli.arguments import WORKSPACE_ENV
 from modelledger.core.errors import ModelLedgerError
 
 # In the order `modelledger --help` lists them.
-COMMAND_GROUPS = (workspace, models, promotion, training, audit, users, postgres, monitoring,
-                  desktop)
+COMMAND_GROUPS = (workspace, models, promotion, training, serving, audit, users, postgres,
+                  monitoring, desktop)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -142,6 +142,10 @@ _PERMISSION_OF_ACTION = {
     "gate.failed": Permission.DEVELOP,
     "version.reproduction_verified": Permission.DEVELOP,
     "version.reproduction_failed": Permission.DEVELOP,
+    # Serving: bearer tokens are the admin's; scoring a file is what a developer or owner does.
+    "serving_token.added": Permission.ADMINISTER,
+    "serving_token.revoked": Permission.ADMINISTER,
+    "batch.scored": Permission.DEVELOP,
     "promotion.approved": Permission.VALIDATE,
     "promotion.rejected": Permission.VALIDATE,
     "model.updated": Permission.OWN_MODEL,

@@ -14,7 +14,8 @@ from modelledger.core.errors import NewerSchemaError
 
 # Oldest first; a test checks this list against the migration scripts.
 KNOWN_REVISIONS = ("0001_initial", "0002_monitoring", "0003_run_distributions",
-                   "0004_governance", "0005_identity", "0006_incidents", "0007_training")
+                   "0004_governance", "0005_identity", "0006_incidents", "0007_training",
+                   "0008_serving")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 MIGRATIONS_FOLDER = Path(__file__).with_name("migrations")
 

@@ -501,3 +501,17 @@ training_runs = Table(
     Column("data_reference_json", Text, nullable=False),
     Index("ix_training_runs_model", "model_id", "finished_at"),
 )
+
+# Bearer tokens for a scoring server bound beyond loopback: only the SHA-256 of each token is
+# kept (the token itself is shown once, when it is made); a revoked token keeps its row.
+serving_tokens = Table(
+    "serving_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_by", String(120), nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
