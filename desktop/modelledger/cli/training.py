@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from pathlib import Path
 
 from modelledger.cli.arguments import in_workspace
@@ -110,14 +109,9 @@ def _recipe_trust(ws, args) -> int:
 
 @in_workspace
 def _train(ws, args) -> int:
-    cancelled = threading.Event()
-    try:
-        run = ws.training.train(args.model, cause=args.cause,
-                                progress=lambda percent, text: print_step(f"{percent:3d}% {text}"),
-                                cancelled=cancelled)
-    except KeyboardInterrupt:
-        cancelled.set()
-        raise
+    # Ctrl+C interrupts the wait and the worker process is stopped (train_in_worker's finally).
+    run = ws.training.train(args.model, cause=args.cause,
+                            progress=lambda percent, text: print_step(f"{percent:3d}% {text}"))
     print(f"Training run #{run.id}: {run.outcome_text}")
     if run.status is RunStatus.SUCCEEDED:
         version = ws.registry.get_version(run.model_name, run.version_number)

@@ -323,13 +323,18 @@ class TrainingService:
         """Claim the newest due slot of every scheduled recipe that no instance claimed yet
         (older due slots are caught up by this one run, as monitors do)."""
         now = self._clock()
-        due = []
-        scheduled = self._db.read(training_repo.scheduled_recipes)
+
+        def scheduled_with_latest_slot(conn):
+            return [(stored, training_repo.latest_claimed_slot(
+                        conn, repo.get_model(conn, stored.model_name).id,
+                        Trigger.SCHEDULE.value))
+                    for stored in training_repo.scheduled_recipes(conn)]
+
+        scheduled = self._db.read(scheduled_with_latest_slot)
         if not scheduled or not self._may_trigger():
             return []
-        for stored in scheduled:
-            latest = self._db.read(lambda conn, s=stored: training_repo.latest_claimed_slot(
-                conn, repo.get_model(conn, s.model_name).id, Trigger.SCHEDULE.value))
+        due = []
+        for stored, latest in scheduled:
             slots, _ = due_slots(stored.schedule, stored.created_at, latest, now, limit=1)
             if slots:
                 due.append((stored, slots[-1]))

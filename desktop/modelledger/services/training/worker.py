@@ -87,18 +87,22 @@ def train_now(job: TrainingJob, progress: ProgressCallback) -> TrainingOutcome:
                      f"({recipe.split.describe()})")
         estimator, fit_seconds = _fit(recipe, train, job.code_path)
         progress(80, f"Fitted in {fit_seconds:.1f} s; scoring the holdout")
-        metrics = _holdout_metrics(recipe, estimator, holdout)
-        comparison = agreement = None
-        if job.champion_path and job.reproduce:
+        # The challenger scores the holdout once, for its metrics and for the comparison.
+        scored = _predictions(recipe, estimator, holdout[list(recipe.features)])
+        metrics = _holdout_metrics(recipe, scored, holdout[recipe.target])
+        comparison = agreement = monitor_comparison = None
+        champion = _load_champion(job) if job.champion_path else None
+        if champion is not None and job.reproduce:
             progress(85, "Comparing the predictions with the original version's")
-            agreement = _agreement(job, recipe, estimator, holdout)
-        elif job.champion_path:
+            agreement = _agreement(recipe, champion, scored, holdout)
+        elif champion is not None:
             progress(85, "Comparing with the champion on the same holdout rows")
-            comparison = _compare_with_champion(job, recipe, estimator, holdout)
-        monitor_comparison = None
-        if job.champion_path and job.monitor_spec and not job.reproduce:
-            progress(88, "Comparing them on the monitor's recent labelled rows")
-            monitor_comparison = _compare_on_monitor_rows(job, recipe, estimator)
+            comparison = _compare_with_champion(recipe, champion, scored, holdout,
+                                                job.slice_column)
+            if job.monitor_spec:
+                progress(88, "Comparing them on the monitor's recent labelled rows")
+                monitor_comparison = _compare_on_monitor_rows(job, recipe, champion,
+                                                              estimator)
         progress(90, "Saving the model")
         model_path = output / MODEL_NAME
         _save(estimator, model_path)
@@ -242,12 +246,11 @@ def _load_train_function(code_path: str, file_name: str) -> Callable[[Any, dict]
     return train_function
 
 
-def _holdout_metrics(recipe: Recipe, estimator: Any, holdout: Any) -> dict[str, float]:
-
+def _holdout_metrics(recipe: Recipe, scored: tuple[Any, Any], labels: Any) -> dict[str, float]:
     from modelledger.core.performance import classification_metrics, regression_metrics
 
-    predictions, scores = _predictions(recipe, estimator, holdout[list(recipe.features)])
-    labels = holdout[recipe.target].reset_index(drop=True)
+    predictions, scores = scored
+    labels = labels.reset_index(drop=True)
     if recipe.task is Task.CLASSIFICATION:
         result = classification_metrics(labels, predictions, scores,
                                         min_sample=MIN_HOLDOUT_ROWS)
@@ -280,13 +283,15 @@ def _load_champion(job: TrainingJob) -> Any:
                            trusted=job.champion_trusted)
 
 
-def _agreement(job: TrainingJob, recipe: Recipe, retrained: Any,
+def _agreement(recipe: Recipe, original: Any, retrained: tuple[Any, Any],
                holdout: Any) -> dict[str, float]:
+    """How far the retrained model's holdout answers (``retrained``) are from the recorded
+    model's."""
     import numpy as np
 
-    features = holdout[list(recipe.features)]
-    original_predictions, original_scores = _predictions(recipe, _load_champion(job), features)
-    predictions, scores = _predictions(recipe, retrained, features)
+    original_predictions, original_scores = _predictions(recipe, original,
+                                                         holdout[list(recipe.features)])
+    predictions, scores = retrained
     agreement = {"rows": float(len(holdout)),
                  "same_prediction_share": float((original_predictions == predictions).mean())}
     if recipe.task is Task.REGRESSION:
@@ -298,7 +303,7 @@ def _agreement(job: TrainingJob, recipe: Recipe, retrained: Any,
     return agreement
 
 
-def _compare_on_monitor_rows(job: TrainingJob, recipe: Recipe,
+def _compare_on_monitor_rows(job: TrainingJob, recipe: Recipe, champion: Any,
                              challenger: Any) -> dict[str, Any]:
     """Champion and challenger on the rows the model's monitor saw in its latest window and
     that have a label by now: recent production data, beside the holdout."""
@@ -321,14 +326,15 @@ def _compare_on_monitor_rows(job: TrainingJob, recipe: Recipe,
             f"{MIN_HOLDOUT_ROWS} are needed to compare the models on them.")
     renamed = labelled.rename(columns={spec.label: recipe.target}) \
         if spec.label != recipe.target else labelled
-    return _compare_with_champion(replace(job, slice_column=""), recipe, challenger, renamed)
+    scored = _predictions(recipe, challenger, renamed[list(recipe.features)])
+    return _compare_with_champion(recipe, champion, scored, renamed, slice_column="")
 
 
-def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,
-                           holdout: Any) -> dict[str, Any]:
+def _compare_with_champion(recipe: Recipe, champion: Any, challenger: tuple[Any, Any],
+                           holdout: Any, slice_column: str) -> dict[str, Any]:
+    """Both models on the same rows; ``challenger`` is its (predictions, scores) of them."""
     from modelledger.core.paired_comparison import compare_on_same_rows
 
-    champion = _load_champion(job)
     features = holdout[list(recipe.features)]
     try:
         champion_predictions, champion_scores = _predictions(recipe, champion, features)
@@ -337,16 +343,16 @@ def _compare_with_champion(job: TrainingJob, recipe: Recipe, challenger: Any,
             f"The champion cannot score the holdout rows ({type(exc).__name__}: {exc}); it "
             "was trained on other features, so the two cannot be compared on the same rows."
         ) from exc
-    challenger_predictions, challenger_scores = _predictions(recipe, challenger, features)
+    challenger_predictions, challenger_scores = challenger
     both_scored = champion_scores is not None and challenger_scores is not None
-    if job.slice_column and job.slice_column not in holdout.columns:
-        raise InvalidInputError(f"The slice column {job.slice_column} is not in the data.")
+    if slice_column and slice_column not in holdout.columns:
+        raise InvalidInputError(f"The slice column {slice_column} is not in the data.")
     comparison = compare_on_same_rows(
         recipe.task.value, holdout[recipe.target].reset_index(drop=True),
         champion_predictions, challenger_predictions,
         champion_scores=champion_scores if both_scored else None,
         challenger_scores=challenger_scores if both_scored else None,
-        slice_by=holdout[job.slice_column] if job.slice_column else None, seed=recipe.seed)
+        slice_by=holdout[slice_column] if slice_column else None, seed=recipe.seed)
     return comparison.to_dict()
 
 

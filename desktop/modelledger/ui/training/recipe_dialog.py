@@ -73,6 +73,8 @@ class RecipeDialog(QDialog):
         self._session = session
         self._current = current
         self._columns: list[str] = []
+        # The stored recipe's slice column, chosen again once the data's columns are read.
+        self._slice_to_restore = current.recipe.slice_column if current else ""
         self._build()
         if current is not None:
             self._fill(current)
@@ -357,7 +359,6 @@ class RecipeDialog(QDialog):
             self.cutoff_edit.setDate(QDate.fromString(recipe.split.cutoff[:10], "yyyy-MM-dd"))
         self.holdout_edit.setText(recipe.split.holdout_path)
         self.seed_spin.setValue(recipe.seed)
-        self._slice_to_restore = recipe.slice_column
         gate = stored.gate
         self.gate_box.setChecked(gate is not None)
         if gate is not None:
@@ -455,7 +456,7 @@ class RecipeDialog(QDialog):
 
     def _show_columns(self, columns: list[str], target: str, checked: set[str] | None,
                       time_column: str) -> None:
-        chosen_slice = self.slice_combo.currentData() or getattr(self, "_slice_to_restore", "")
+        chosen_slice = self.slice_combo.currentData() or self._slice_to_restore
         self.slice_combo.clear()
         self.slice_combo.addItem("No slices", "")
         for column in columns:
